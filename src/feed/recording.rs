@@ -1,0 +1,255 @@
+//! The recording format: versioned JSON Lines (docs/recording-format.md).
+//!
+//! Line 1 is a [`RecordingHeader`]; every later non-blank line is one [`Record`] with an RFC 3339
+//! timestamp `t`. Parsing never stops on a bad line: the line is skipped and reported with its
+//! 1-based number in [`Recording::errors`].
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Alert, AlertStatus, RiskScore, Severity};
+
+/// The `format` value of a header line.
+pub const FORMAT_NAME: &str = "situation-wall-recording";
+/// The format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The first line of a recording.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordingHeader {
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// Format version; this build reads version [`FORMAT_VERSION`].
+    pub version: u32,
+    /// Id of the map whose unit ids the records use, e.g. `chaoyang-110105`.
+    pub map: String,
+    /// Time the recording starts, RFC 3339 with offset.
+    pub start: DateTime<FixedOffset>,
+    /// Free text: what was recorded, by whom, simulated or not.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One unit's score inside a `scores` record. All scores are 0–100.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreEntry {
+    /// Unit id.
+    pub unit: String,
+    /// Overall risk.
+    pub total: f32,
+    /// Threat operations (威胁).
+    pub threat: f32,
+    /// Asset risk (资产风险).
+    pub asset: f32,
+    /// Compliance gap (合规).
+    pub compliance: f32,
+}
+
+impl ScoreEntry {
+    /// The score part of the entry.
+    pub fn score(&self) -> RiskScore {
+        RiskScore { total: self.total, threat: self.threat, asset: self.asset, compliance: self.compliance }
+    }
+}
+
+/// What a record carries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RecordBody {
+    /// New scores for one or many units.
+    Scores {
+        /// One entry per unit.
+        scores: Vec<ScoreEntry>,
+    },
+    /// A new alert, raised at the record's time.
+    Alert {
+        /// Unique alert id.
+        id: String,
+        /// Unit id.
+        unit: String,
+        /// Severity.
+        severity: Severity,
+        /// Category, e.g. 恶意代码.
+        category: String,
+        /// One-line title.
+        title: String,
+        /// Initial status (default `new`).
+        #[serde(default = "new_status")]
+        status: AlertStatus,
+    },
+    /// An alert's status changed.
+    AlertStatus {
+        /// Alert id.
+        id: String,
+        /// New status.
+        status: AlertStatus,
+    },
+}
+
+fn new_status() -> AlertStatus {
+    AlertStatus::New
+}
+
+/// One timestamped record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// When it happened, RFC 3339 with offset.
+    pub t: DateTime<FixedOffset>,
+    /// What happened.
+    #[serde(flatten)]
+    pub body: RecordBody,
+}
+
+impl Record {
+    /// The alert a `alert` record raises.
+    pub fn alert(&self) -> Option<Alert> {
+        match &self.body {
+            RecordBody::Alert { id, unit, severity, category, title, status } => Some(Alert {
+                id: id.clone(),
+                unit: unit.clone(),
+                time: self.t,
+                severity: *severity,
+                category: category.clone(),
+                title: title.clone(),
+                status: *status,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A line that could not be used.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: usize,
+    /// Why.
+    pub message: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// A parsed recording.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recording {
+    /// The header (a default one, reported as an error, when line 1 is not a header).
+    pub header: RecordingHeader,
+    /// Records in file order, each with its 1-based line number.
+    pub records: Vec<(usize, Record)>,
+    /// Lines that were skipped, with why.
+    pub errors: Vec<LineError>,
+}
+
+impl Recording {
+    /// Parses recording text. Strips a UTF-8 byte-order mark, accepts LF and CRLF, skips blank
+    /// lines, and ignores unknown fields. Never fails: bad lines land in `errors`.
+    pub fn parse(text: &str) -> Self {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut header = None;
+        let mut records = Vec::new();
+        let mut errors = Vec::new();
+        for (i, line) in text.split('\n').enumerate() {
+            let n = i + 1;
+            let line = line.trim_end_matches('\r').trim();
+            if line.is_empty() {
+                continue;
+            }
+            if header.is_none() && records.is_empty() && errors.is_empty() {
+                match serde_json::from_str::<RecordingHeader>(line) {
+                    Ok(h) if h.format == FORMAT_NAME && h.version == FORMAT_VERSION => {
+                        header = Some(h);
+                        continue;
+                    }
+                    Ok(h) => {
+                        errors.push(LineError {
+                            line: n,
+                            message: format!("header is {} version {}; this build reads {FORMAT_NAME} version {FORMAT_VERSION}", h.format, h.version),
+                        });
+                        continue;
+                    }
+                    Err(_) => errors.push(LineError { line: n, message: "first line is not a recording header".into() }),
+                }
+            }
+            match serde_json::from_str::<Record>(line) {
+                Ok(r) => records.push((n, r)),
+                Err(e) => errors.push(LineError { line: n, message: format!("invalid record: {e}") }),
+            }
+        }
+        let header = header.unwrap_or_else(|| RecordingHeader {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            map: String::new(),
+            start: records.first().map(|(_, r)| r.t).unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset()),
+            description: String::new(),
+        });
+        Self { header, records, errors }
+    }
+
+    /// Reads and parses a recording file.
+    ///
+    /// # Errors
+    /// Only when the file cannot be read; bad lines are in `errors`.
+    pub fn read(path: &Path) -> std::io::Result<Self> {
+        Ok(Self::parse(&std::fs::read_to_string(path)?))
+    }
+
+    /// Writes the recording as JSON Lines: the header, then one record per line.
+    ///
+    /// # Errors
+    /// I/O errors from `out`.
+    pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        serde_json::to_writer(&mut *out, &self.header)?;
+        out.write_all(b"\n")?;
+        for (_, r) in &self.records {
+            serde_json::to_writer(&mut *out, r)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "\u{feff}{\"format\":\"situation-wall-recording\",\"version\":1,\"map\":\"m\",\"start\":\"2026-11-29T08:00:00+08:00\",\"description\":\"d\"}\r\n\
+        {\"t\":\"2026-11-29T08:00:00+08:00\",\"type\":\"scores\",\"scores\":[{\"unit\":\"1\",\"total\":10,\"threat\":1,\"asset\":2,\"compliance\":3}],\"note\":\"ignored\"}\r\n\
+        \r\n\
+        {\"t\":\"2026-11-29T08:00:10+08:00\",\"type\":\"scores\",\"scores\":[{\"unit\":\"1\",\"total\":\"x\"}]}\n\
+        {\"t\":\"2026-11-29T08:00:20+08:00\",\"type\":\"alert\",\"id\":\"a1\",\"unit\":\"1\",\"severity\":\"critical\",\"category\":\"c\",\"title\":\"标题\"}\n\
+        {\"t\":\"2026-11-29T08:00:30+08:00\",\"type\":\"alert_status\",\"id\":\"a1\",\"status\":\"in_progress\"}\n\
+        {\"t\":\"2026-11-29T08:00:40+08:00\",\"type\":\"sco";
+
+    #[test]
+    fn bad_lines_are_skipped_and_numbered() {
+        let r = Recording::parse(TEXT);
+        assert_eq!(r.header.map, "m");
+        let lines: Vec<usize> = r.records.iter().map(|(n, _)| *n).collect();
+        assert_eq!(lines, [2, 5, 6]);
+        let bad: Vec<usize> = r.errors.iter().map(|e| e.line).collect();
+        assert_eq!(bad, [4, 7]);
+        let alert = r.records[1].1.alert().unwrap();
+        assert_eq!((alert.severity, alert.status, alert.title.as_str()), (Severity::Critical, AlertStatus::New, "标题"));
+    }
+
+    #[test]
+    fn write_then_parse_round_trips() {
+        let r = Recording::parse(TEXT);
+        let mut buf = Vec::new();
+        r.write_to(&mut buf).unwrap();
+        let again = Recording::parse(std::str::from_utf8(&buf).unwrap());
+        assert_eq!(again.header, r.header);
+        let a: Vec<&Record> = again.records.iter().map(|(_, r)| r).collect();
+        let b: Vec<&Record> = r.records.iter().map(|(_, r)| r).collect();
+        assert_eq!(a, b);
+        assert!(again.errors.is_empty());
+    }
+}

@@ -1,0 +1,302 @@
+//! The demo simulator: a plausible day (or more) of risk scores and incidents for a map's units.
+//!
+//! Everything is drawn from one ChaCha8 stream seeded by `--seed`, so a seed always gives the
+//! same recording. Every `STEP_MIN` minutes each unit gets a score:
+//!
+//! * business-hours activity `d(h)` (h = local hour) is the larger of two Gaussian bumps,
+//!   `0.9·exp(−((h−10)/2)²)` and `exp(−((h−15.5)/2)²)`: near 0 at night, 1 mid-afternoon;
+//! * threat (威胁) `= b_u + 30·e_u·d(h) + Σ incident boosts + N(0, 2²)`, where `b_u` ∈ [8, 40] is
+//!   the unit's baseline and `e_u` ∈ [0.5, 1.5] its exposure (街道 with offices ×1.2);
+//! * asset risk (资产风险) `= a_u + 6·sin(2π·h/24 + φ_u) + Σ incident asset boosts`, `a_u` ∈ [15, 50];
+//! * compliance gap (合规) `= c_u` ∈ [10, 45] plus a slow random walk (σ 0.3 per step);
+//! * total `= 0.5·threat + 0.3·asset + 0.2·compliance`, each part clamped to 0–100.
+//!
+//! These weights are the simulator's own, chosen so that totals span the four levels; they are
+//! not the district's official model, which the backend computes.
+//!
+//! Incidents arrive per unit and step with probability `0.004·e_u·(0.25 + d(h))` (about 40 a day
+//! over 43 units), with severity low/medium/high/critical at 45/35/17/3 %. Each adds a threat
+//! boost (4/8/14/22) that lasts until it is closed: status `new` → `in_progress` after 10–40 min →
+//! `closed` after 1–5 h more. On top, one scripted incident every 8 hours escalates: a medium
+//! alert, then high 40 min later, then critical 40 min after that, pushing the unit into 严重
+//! (threat +75, asset +60), and it is closed 2–3 h after it became critical.
+
+use std::collections::VecDeque;
+use std::f64::consts::PI;
+
+use chrono::{DateTime, FixedOffset, TimeDelta, Timelike};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::recording::{Record, RecordBody, Recording, RecordingHeader, ScoreEntry, FORMAT_NAME, FORMAT_VERSION};
+use crate::model::{AlertStatus, Severity};
+
+/// Minutes between score updates.
+pub const STEP_MIN: i64 = 5;
+
+/// A unit to simulate: id, display name and kind (街道, 地区, 委办局…).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimUnit {
+    /// Unit id.
+    pub id: String,
+    /// Display name, used in alert titles.
+    pub name: String,
+    /// Kind, e.g. 街道.
+    pub kind: String,
+}
+
+struct UnitModel {
+    base_threat: f64,
+    exposure: f64,
+    asset: f64,
+    phase: f64,
+    compliance: f64,
+}
+
+struct Incident {
+    unit: usize,
+    alert_id: String,
+    threat_boost: f64,
+    asset_boost: f64,
+    /// Minute (since start) at which it goes in progress, and at which it closes.
+    progress_at: i64,
+    close_at: i64,
+    progressed: bool,
+}
+
+/// Business-hours activity 0–1 at local hour `h` (0–24).
+pub fn activity(h: f64) -> f64 {
+    let bump = |mid: f64| (-((h - mid) / 2.0).powi(2)).exp();
+    (0.9 * bump(10.0)).max(bump(15.5))
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    // Box–Muller.
+    let u1: f64 = rng.random::<f64>().max(1e-12);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()
+}
+
+const CATEGORIES: [(&str, &str); 8] = [
+    ("恶意代码", "终端检出木马程序"),
+    ("漏洞利用", "Web 应用漏洞利用尝试"),
+    ("钓鱼邮件", "钓鱼邮件投递"),
+    ("暴力破解", "VPN 账号暴力破解"),
+    ("数据泄露", "敏感数据外发异常"),
+    ("勒索软件", "勒索软件加密行为"),
+    ("弱口令", "弱口令资产暴露"),
+    ("拒绝服务", "对外服务流量异常"),
+];
+
+fn r1(v: f64) -> f32 {
+    ((v.clamp(0.0, 100.0) * 10.0).round() / 10.0) as f32
+}
+
+/// Simulates `hours` hours from `start` for `units`, deterministically from `seed`.
+pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedOffset>, map_id: &str) -> Recording {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let models: Vec<UnitModel> = units
+        .iter()
+        .map(|u| {
+            let office = if u.kind.contains("街道") { 1.2 } else { 1.0 };
+            UnitModel {
+                base_threat: rng.random_range(8.0..40.0),
+                exposure: rng.random_range(0.5..1.5) * office,
+                asset: rng.random_range(15.0..50.0),
+                phase: rng.random_range(0.0..2.0 * PI),
+                compliance: rng.random_range(10.0..45.0),
+            }
+        })
+        .collect();
+    let mut compliance: Vec<f64> = models.iter().map(|m| m.compliance).collect();
+    let mut incidents: VecDeque<Incident> = VecDeque::new();
+    let mut records = Vec::new();
+    let mut next_alert = 1u32;
+    let mut new_id = |t: DateTime<FixedOffset>| {
+        let id = format!("A-{}-{:04}", t.format("%Y%m%d"), next_alert);
+        next_alert += 1;
+        id
+    };
+    let total_min = i64::from(hours) * 60;
+    let mut minute = 0;
+    // (start minute, unit) of scripted escalations: one per 8 hours, at 09:30 + 8k h.
+    let mut escalations: Vec<(i64, usize)> = (0..)
+        .map(|k| 9 * 60 + 30 + k * 480)
+        .take_while(|&m| m + 120 < total_min)
+        .map(|m| (m, rng.random_range(0..units.len().max(1))))
+        .collect();
+    escalations.reverse();
+
+    while minute <= total_min && !units.is_empty() {
+        let t = start + TimeDelta::minutes(minute);
+        let local = t.time();
+        let h = f64::from(local.hour()) + f64::from(local.minute()) / 60.0;
+        let d = activity(h);
+
+        // Status changes of open incidents.
+        for inc in incidents.iter_mut() {
+            if !inc.progressed && minute >= inc.progress_at {
+                inc.progressed = true;
+                records.push(Record { t, body: RecordBody::AlertStatus { id: inc.alert_id.clone(), status: AlertStatus::InProgress } });
+            }
+        }
+        incidents.retain(|inc| {
+            if minute >= inc.close_at {
+                records.push(Record { t, body: RecordBody::AlertStatus { id: inc.alert_id.clone(), status: AlertStatus::Closed } });
+                false
+            } else {
+                true
+            }
+        });
+
+        // Scripted escalation: medium now, high +40 min, critical +80 min.
+        if escalations.last().is_some_and(|&(m, _)| m == minute) {
+            let (_, u) = escalations.pop().expect("checked");
+            let (category, what) = CATEGORIES[rng.random_range(0..CATEGORIES.len())];
+            let close = minute + 80 + rng.random_range(120..180);
+            for (k, (sev, boost, asset, tag)) in [
+                (Severity::Medium, 15.0, 10.0, ""),
+                (Severity::High, 25.0, 20.0, "（升级）"),
+                (Severity::Critical, 35.0, 30.0, "（升级为严重）"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let at = minute + 40 * k as i64;
+                let ta = start + TimeDelta::minutes(at);
+                let id = new_id(ta);
+                records.push(Record {
+                    t: ta,
+                    body: RecordBody::Alert {
+                        id: id.clone(),
+                        unit: units[u].id.clone(),
+                        severity: sev,
+                        category: category.to_owned(),
+                        title: format!("{} {what}{tag}", units[u].name),
+                        status: AlertStatus::New,
+                    },
+                });
+                incidents.push_back(Incident {
+                    unit: u,
+                    alert_id: id,
+                    threat_boost: boost,
+                    asset_boost: asset,
+                    progress_at: at + 10,
+                    close_at: close,
+                    progressed: false,
+                });
+            }
+        }
+
+        // Random incidents.
+        for (u, m) in models.iter().enumerate() {
+            if rng.random::<f64>() < 0.004 * m.exposure * (0.25 + d) {
+                let roll: f64 = rng.random();
+                let (sev, boost) = match roll {
+                    r if r < 0.45 => (Severity::Low, 4.0),
+                    r if r < 0.80 => (Severity::Medium, 8.0),
+                    r if r < 0.97 => (Severity::High, 14.0),
+                    _ => (Severity::Critical, 22.0),
+                };
+                let (category, what) = CATEGORIES[rng.random_range(0..CATEGORIES.len())];
+                let id = new_id(t);
+                let progress_at = minute + rng.random_range(10..40);
+                records.push(Record {
+                    t,
+                    body: RecordBody::Alert {
+                        id: id.clone(),
+                        unit: units[u].id.clone(),
+                        severity: sev,
+                        category: category.to_owned(),
+                        title: format!("{} {what}", units[u].name),
+                        status: AlertStatus::New,
+                    },
+                });
+                incidents.push_back(Incident {
+                    unit: u,
+                    alert_id: id,
+                    threat_boost: boost,
+                    asset_boost: boost * 0.3,
+                    progress_at,
+                    close_at: progress_at + rng.random_range(60..300),
+                    progressed: false,
+                });
+            }
+        }
+
+        // Scores for every unit.
+        let mut scores = Vec::with_capacity(units.len());
+        for (u, m) in models.iter().enumerate() {
+            let (tb, ab) = incidents
+                .iter()
+                .filter(|i| i.unit == u)
+                .fold((0.0, 0.0), |acc, i| (acc.0 + i.threat_boost, acc.1 + i.asset_boost));
+            compliance[u] = (compliance[u] + 0.3 * normal(&mut rng)).clamp(m.compliance - 10.0, m.compliance + 10.0);
+            let threat = m.base_threat + 30.0 * m.exposure * d + tb + 2.0 * normal(&mut rng);
+            let asset = m.asset + 6.0 * (2.0 * PI * h / 24.0 + m.phase).sin() + ab;
+            let (threat, asset, comp) = (threat.clamp(0.0, 100.0), asset.clamp(0.0, 100.0), compliance[u].clamp(0.0, 100.0));
+            let total = 0.5 * threat + 0.3 * asset + 0.2 * comp;
+            scores.push(ScoreEntry { unit: units[u].id.clone(), total: r1(total), threat: r1(threat), asset: r1(asset), compliance: r1(comp) });
+        }
+        records.push(Record { t, body: RecordBody::Scores { scores } });
+        minute += STEP_MIN;
+    }
+    records.sort_by_key(|r| r.t);
+    let header = RecordingHeader {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        map: map_id.into(),
+        start,
+        description: format!(
+            "模拟数据 SIMULATED: {hours} h for {} units, situation-wall simulate --seed {seed} --hours {hours}",
+            units.len()
+        ),
+    };
+    Recording { header, records: records.into_iter().map(|r| (0, r)).collect(), errors: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::Replay;
+    use crate::model::LevelThresholds;
+    use std::sync::Arc;
+
+    fn units(n: usize) -> Vec<SimUnit> {
+        (0..n).map(|i| SimUnit { id: format!("{i}"), name: format!("U{i}"), kind: "街道".into() }).collect()
+    }
+
+    #[test]
+    fn same_seed_same_recording_and_a_plausible_day() {
+        let start = DateTime::parse_from_rfc3339("2026-11-28T00:00:00+08:00").unwrap();
+        let a = simulate(&units(43), 7, 24, start, "m");
+        let b = simulate(&units(43), 7, 24, start, "m");
+        assert_eq!(a, b);
+        let scores = a.records.iter().filter(|(_, r)| matches!(r.body, RecordBody::Scores { .. })).count();
+        assert_eq!(scores, 24 * 12 + 1);
+
+        // Business hours are riskier than the night: district mean at 15:30 vs 03:30.
+        let mut replay = Replay::new(Arc::new(a.clone()), 1.0, false, 3600.0);
+        let mean = |r: &Replay| r.state().units().filter_map(|(_, u)| u.score).map(|s| s.total).sum::<f32>() / 43.0;
+        replay.seek(3.5 * 3600.0);
+        let night = mean(&replay);
+        replay.seek(15.5 * 3600.0);
+        let day = mean(&replay);
+        assert!(day > night + 5.0, "day {day} night {night}");
+
+        // Some unit reaches 严重 at some point and every scripted critical alert gets closed.
+        let t = LevelThresholds::default();
+        replay.seek(0.0);
+        let mut saw_critical = false;
+        while !replay.finished() {
+            replay.advance(300.0);
+            saw_critical |= replay.state().units().any(|(_, u)| u.score.is_some_and(|s| t.level(s.total) == crate::model::Level::Critical));
+        }
+        assert!(saw_critical);
+        let crit: Vec<_> = replay.state().alerts_newest_first().filter(|a| a.severity == Severity::Critical).collect();
+        assert!(!crit.is_empty());
+        assert!(crit.iter().any(|a| a.status == AlertStatus::Closed));
+        let n = replay.state().alerts_newest_first().count();
+        assert!((15..=120).contains(&n), "{n} alerts in a day");
+    }
+}
