@@ -1,0 +1,17 @@
+//! Situation Wall: a native 3D situational-awareness display of Chaoyang District's
+//! township-level units, extruded and coloured by live cyber-security risk.
+//!
+//! Layers, lowest first (a lower one never imports a higher one):
+//! * [`geo`]: GeoJSON loading, datum conversion, projection, triangulation, extrusion;
+//! * [`model`]: scores, levels, alerts, the colour ramp and the risk state;
+//! * [`feed`]: recordings, replay and the demo simulator;
+//! * [`config`]: the configuration file;
+//! * [`cli`]: the command-line commands that need no window (`check-map`, `simulate`);
+//! * [`app`]: the Bevy scene and egui overlay.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod feed;
+pub mod geo;
+pub mod model;

@@ -1,0 +1,142 @@
+//! `--screenshot FILE.png [--frames N]`: render N frames, save the whole window (egui
+//! included) as PNG, write a JSON sidecar describing where each unit's label point landed, and
+//! exit 0.
+
+use std::path::PathBuf;
+
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy::window::PrimaryWindow;
+use serde::Serialize;
+
+use super::scene::UnitView;
+use super::ui::{GLYPH_CELL, GLYPH_PROBE, GlyphProbe, glyph_probe_origin};
+use super::Settings;
+
+/// What to capture.
+#[derive(Clone, Debug, Resource)]
+pub struct CapturePlan {
+    /// PNG path.
+    pub path: PathBuf,
+    /// Frames to render before capturing.
+    pub frames: u32,
+    /// Also paint the glyph probe (render check only).
+    pub glyph_probe: bool,
+}
+
+/// The sidecar written next to the PNG as `FILE.png.json`: physical-pixel positions in the
+/// image and the colours the renderer was asked to draw there.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaptureMeta {
+    /// Image width, physical pixels.
+    pub width: u32,
+    /// Image height, physical pixels.
+    pub height: u32,
+    /// Physical pixels per logical pixel.
+    pub scale_factor: f32,
+    /// One entry per unit on screen.
+    pub units: Vec<UnitSample>,
+    /// Glyph probe cells, when painted.
+    pub glyph_probe: Vec<GlyphCell>,
+}
+
+/// Where one unit's label point (on its top cap) landed.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnitSample {
+    /// Unit id.
+    pub id: String,
+    /// Score shown, 0–100, or `None` for no data.
+    pub score: Option<f32>,
+    /// sRGB colour of the unit's top cap, 0–255.
+    pub colour: [u8; 3],
+    /// Pixel column.
+    pub x: f32,
+    /// Pixel row.
+    pub y: f32,
+}
+
+/// One glyph probe cell, physical pixels.
+#[derive(Clone, Debug, Serialize)]
+pub struct GlyphCell {
+    /// The character painted.
+    pub ch: char,
+    /// Left edge.
+    pub x: f32,
+    /// Top edge.
+    pub y: f32,
+    /// Width and height.
+    pub size: f32,
+}
+
+pub(super) fn plugin(plan: CapturePlan) -> impl Fn(&mut App) {
+    move |app: &mut App| {
+        if plan.glyph_probe {
+            app.insert_resource(GlyphProbe);
+        }
+        app.insert_resource(plan.clone()).add_systems(Last, count_and_capture);
+    }
+}
+
+fn count_and_capture(
+    mut commands: Commands,
+    plan: Res<CapturePlan>,
+    mut frame: Local<u32>,
+    window: Single<&Window, With<PrimaryWindow>>,
+    cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
+    units: Query<&UnitView>,
+    settings: Res<Settings>,
+) {
+    *frame += 1;
+    if *frame != plan.frames.max(1) {
+        return;
+    }
+    let scale = window.scale_factor();
+    let ext = &settings.config.extrusion;
+    let mut samples = Vec::new();
+    if let Ok((camera, cam_tf)) = cameras.single() {
+        for unit in &units {
+            let world = Vec3::new(unit.label_xz.x, ext.height_m(unit.shown.unwrap_or(0.0)), unit.label_xz.y);
+            if let Ok(p) = camera.world_to_viewport(cam_tf, world) {
+                let colour = match unit.shown {
+                    Some(s) => settings.ramp.sample(s.clamp(0.0, 100.0).round()).map(|c| (c * 255.0).round() as u8),
+                    None => [0x3a, 0x40, 0x4c],
+                };
+                samples.push(UnitSample { id: unit.id.clone(), score: unit.shown, colour, x: p.x * scale, y: p.y * scale });
+            }
+        }
+    }
+    let mut glyphs = Vec::new();
+    if plan.glyph_probe {
+        let o = glyph_probe_origin(window.width(), window.height());
+        for (i, ch) in GLYPH_PROBE.iter().enumerate() {
+            glyphs.push(GlyphCell { ch: *ch, x: (o.x + i as f32 * GLYPH_CELL) * scale, y: o.y * scale, size: GLYPH_CELL * scale });
+        }
+    }
+    let meta = CaptureMeta { width: window.physical_width(), height: window.physical_height(), scale_factor: scale, units: samples, glyph_probe: glyphs };
+    let path = plan.path.clone();
+    commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+        let result = captured
+            .image
+            .clone()
+            .try_into_dynamic()
+            .map_err(|e| e.to_string())
+            .and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()));
+        match result {
+            Ok(()) => {
+                let json = serde_json::to_string_pretty(&meta).expect("meta serialises");
+                let sidecar = PathBuf::from(format!("{}.json", path.display()));
+                if let Err(e) = std::fs::write(&sidecar, json) {
+                    error!("cannot write {}: {e}", sidecar.display());
+                    exit.write(AppExit::error());
+                    return;
+                }
+                info!("screenshot saved to {}", path.display());
+                exit.write(AppExit::Success);
+            }
+            Err(e) => {
+                error!("cannot save screenshot {}: {e}", path.display());
+                exit.write(AppExit::error());
+            }
+        }
+    });
+}

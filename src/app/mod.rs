@@ -1,0 +1,171 @@
+//! The Bevy application: scene, UI and screenshot capture, wired from [`RunOptions`].
+//!
+//! Data flows one way: the feed (demo replay) writes the [`Picture`]; the scene and the UI read
+//! it. Rendering code never parses data and the feed never touches entities.
+
+mod capture;
+mod scene;
+mod ui;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use bevy::prelude::*;
+use bevy::window::WindowResolution;
+use bevy_egui::EguiPlugin;
+use bevy_panorbit_camera::PanOrbitCameraPlugin;
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::{self, Config};
+use crate::feed::{Recording, Replay};
+use crate::geo::{self, LoadOptions, MapData};
+use crate::model::{ColourRamp, RiskState};
+
+pub use capture::CapturePlan;
+
+/// Everything the app needs to start, resolved from the command line and the config file.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The configuration.
+    pub config: Config,
+    /// Unit map to show; `None` uses the built-in schematic.
+    pub map: Option<PathBuf>,
+    /// Recording to replay.
+    pub recording: PathBuf,
+    /// Replay speed, recording seconds per second.
+    pub speed: f64,
+    /// Take a screenshot and exit.
+    pub capture: Option<CapturePlan>,
+    /// Load the bundled CJK font (false only for the render check's negative control).
+    pub cjk_font: bool,
+}
+
+/// The loaded map and its context layer.
+#[derive(Resource)]
+pub struct MapResource {
+    /// The units.
+    pub data: MapData,
+    /// Whether this is the built-in schematic (labelled 示意图 on screen).
+    pub schematic: bool,
+    /// Dim context outlines (neighbouring districts) in the same projection: `(name, polygons)`.
+    pub context: Vec<(String, Vec<::geo::Polygon<f64>>)>,
+}
+
+/// Where the picture comes from, for the header.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// Replaying a recording at a speed factor.
+    Demo {
+        /// Recording seconds per second.
+        speed: f64,
+    },
+}
+
+/// The current picture of the district: what the wall shows.
+#[derive(Resource)]
+pub struct Picture {
+    /// Scores and alerts.
+    pub state: RiskState,
+    /// Where it comes from.
+    pub source: Source,
+    /// The data clock: the recording's time in demo mode.
+    pub clock: Option<DateTime<FixedOffset>>,
+    /// Bumped whenever `state` changes, so views redo work only then.
+    pub generation: u64,
+}
+
+/// Display settings from the config.
+#[derive(Resource, Clone)]
+pub struct Settings {
+    /// The choropleth ramp.
+    pub ramp: ColourRamp,
+    /// The full configuration.
+    pub config: Config,
+}
+
+/// The demo replay.
+#[derive(Resource)]
+pub struct DemoFeed {
+    /// The replay.
+    pub replay: Replay,
+}
+
+/// Loads the map and context layer named by `options`.
+///
+/// # Errors
+/// When the unit map cannot be read or no unit loads.
+pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
+    let cfg = &options.config.map;
+    let schematic = options.map.is_none() && cfg.file.is_none();
+    let path = match (&options.map, &cfg.file) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => config::resolve(p),
+        (None, None) => config::resolve(config::DEFAULT_MAP.as_ref()),
+    };
+    let data = geo::load_geojson_file(&path, &cfg.load_options()).with_context(|| format!("loading map {}", path.display()))?;
+    for issue in &data.report.issues {
+        warn!("map {}: {issue}", path.display());
+    }
+    anyhow::ensure!(!data.units.is_empty(), "map {} has no usable unit", path.display());
+    let mut context = Vec::new();
+    if let Some(ctx) = cfg.context.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+        let ctx_path = config::resolve(ctx);
+        let opts = LoadOptions { id_property: "adcode".into(), projection: Some(data.projection), ..LoadOptions::default() };
+        match geo::load_geojson_file(&ctx_path, &opts) {
+            Ok(c) => context = c.units.into_iter().map(|u| (u.name, u.polygons)).collect(),
+            Err(e) => warn!("context layer {}: {e}; drawing none", ctx_path.display()),
+        }
+    }
+    Ok(MapResource { data, schematic, context })
+}
+
+/// Builds and runs the app until the window closes (or the screenshot is saved).
+///
+/// # Errors
+/// When the map or the config's ramp is unusable.
+pub fn run(options: RunOptions) -> anyhow::Result<()> {
+    let map = load_map(&options)?;
+    let ramp = options.config.ramp()?;
+    let recording = Recording::read(&options.recording).with_context(|| format!("reading recording {}", options.recording.display()))?;
+    for e in recording.errors.iter().take(20) {
+        warn!("recording {}: {e}", options.recording.display());
+    }
+    let demo = &options.config.demo;
+    let replay = Replay::new(Arc::new(recording), options.speed, demo.looping, demo.max_gap_s);
+
+    let w = &options.config.window;
+    let mut app = App::new();
+    app.add_plugins(DefaultPlugins.set(WindowPlugin {
+        primary_window: Some(Window {
+            title: "朝阳区网络安全态势 · Situation Wall".into(),
+            resolution: WindowResolution::new(w.width, w.height),
+            ..default()
+        }),
+        ..default()
+    }))
+    .add_plugins((EguiPlugin::default(), PanOrbitCameraPlugin))
+    .insert_resource(ClearColor(Color::srgb_u8(0x05, 0x08, 0x12)))
+    .insert_resource(Settings { ramp, config: options.config.clone() })
+    .insert_resource(Picture { state: RiskState::new(), source: Source::Demo { speed: options.speed }, clock: None, generation: 0 })
+    .insert_resource(DemoFeed { replay })
+    .insert_resource(map)
+    .insert_resource(ui::FontChoice { cjk: options.cjk_font })
+    .add_systems(PreUpdate, advance_demo)
+    .add_plugins((scene::plugin, ui::plugin));
+    if let Some(plan) = options.capture {
+        app.add_plugins(capture::plugin(plan));
+    }
+    app.run();
+    Ok(())
+}
+
+/// Plays the demo recording forward by the frame time and publishes the new state.
+fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: ResMut<Picture>) {
+    let step = demo.replay.advance(time.delta_secs_f64());
+    if step.applied > 0 || step.restarted {
+        picture.state = demo.replay.state().clone();
+        picture.generation += 1;
+    }
+    picture.clock = Some(demo.replay.clock());
+}

@@ -1,0 +1,214 @@
+//! The egui overlay: CJK font, header (title, clock, data source), legend, and unit labels.
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+
+use super::scene::UnitView;
+use super::{MapResource, Picture, Settings, Source};
+use crate::model::Level;
+
+/// WenQuanYi Micro Hei (Apache-2.0, face 0 of the collection), covering simplified Chinese.
+/// See assets/fonts/LICENSE-wqy-microhei.txt.
+pub const CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/wqy-microhei.ttc");
+
+/// Whether to install the CJK font (the render check turns it off for its negative control).
+#[derive(Resource, Clone, Copy)]
+pub struct FontChoice {
+    /// Install the bundled CJK font.
+    pub cjk: bool,
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(EguiPrimaryContextPass, (install_fonts, header_ui, legend_ui, labels_ui, glyph_probe_ui).chain());
+}
+
+/// Text in the glyph probe, painted only in capture runs with `--glyph-probe`: a common CJK
+/// character, and U+0378, an unassigned code point that no font has (its render is the
+/// "tofu" the check compares against).
+pub const GLYPH_PROBE: [char; 2] = ['朝', '\u{0378}'];
+/// Size of one probe cell, logical pixels; cells sit side by side from [`glyph_probe_origin`].
+pub const GLYPH_CELL: f32 = 64.0;
+
+/// Top-left of the glyph probe, logical pixels: the bottom-right corner of the window.
+pub fn glyph_probe_origin(width: f32, height: f32) -> egui::Pos2 {
+    egui::pos2(width - 2.0 * GLYPH_CELL - 24.0, height - GLYPH_CELL - 24.0)
+}
+
+/// Whether the probe is drawn.
+#[derive(Resource, Clone, Copy, Default)]
+pub struct GlyphProbe;
+
+fn install_fonts(mut contexts: EguiContexts, choice: Res<FontChoice>, map: Res<MapResource>, mut frame: Local<u32>) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    *frame += 1;
+    if *frame == 1 {
+        let mut fonts = egui::FontDefinitions::default();
+        if choice.cjk {
+            fonts.font_data.insert("wqy-microhei".into(), egui::FontData::from_static(CJK_FONT).into());
+            for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+                fonts.families.entry(family).or_default().push("wqy-microhei".into());
+            }
+        }
+        ctx.set_fonts(fonts);
+        ctx.set_visuals(egui::Visuals::dark());
+    } else if *frame == 3 {
+        // Glyph coverage of every unit name (case 021): list each missing code point once.
+        let font = egui::FontId::proportional(14.0);
+        let mut missing: Vec<char> = ctx.fonts_mut(|f| {
+            map.data.units.iter().flat_map(|u| u.name.chars()).filter(|&c| !f.has_glyph(&font, c)).collect()
+        });
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|c| format!("U+{:04X} {c}", *c as u32)).collect();
+            warn!("the UI font lacks {} code point(s) used in unit names: {}", missing.len(), list.join(", "));
+        }
+    }
+    Ok(())
+}
+
+const ACCENT: egui::Color32 = egui::Color32::from_rgb(0x5c, 0xd6, 0xff);
+const DIM: egui::Color32 = egui::Color32::from_rgb(0x8a, 0x96, 0xad);
+
+fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapResource>, settings: Res<Settings>) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let frame = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(6, 12, 26, 235)).inner_margin(egui::Margin::symmetric(16, 8));
+    let width = ctx.content_rect().width();
+    egui::Area::new("header".into()).anchor(egui::Align2::LEFT_TOP, egui::vec2(0.0, 0.0)).show(ctx, |ui| {
+        frame.show(ui, |ui| {
+        ui.set_width(width - 32.0);
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new("朝阳区网络安全态势").size(24.0).strong().color(egui::Color32::WHITE));
+            ui.label(egui::RichText::new("Situation Wall").size(14.0).color(DIM));
+            if map.schematic {
+                ui.add_space(12.0);
+                ui.label(egui::RichText::new(" 示意图 / schematic boundaries ").size(13.0).color(egui::Color32::BLACK).background_color(egui::Color32::from_rgb(0xe8, 0xb0, 0x4a)));
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let clock = picture.clock.map(|c| c.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into());
+                let source = match picture.source {
+                    Source::Demo { speed } => format!("演示数据 DEMO ×{} · {clock}", fmt_speed(speed)),
+                };
+                ui.label(egui::RichText::new(source).size(15.0).color(ACCENT));
+                ui.add_space(16.0);
+                let secs = picture.clock.map(|c| c.format("%H:%M:%S").to_string()).unwrap_or_default();
+                ui.label(egui::RichText::new(secs).size(22.0).monospace().color(egui::Color32::WHITE));
+                ui.add_space(16.0);
+                let thresholds = &settings.config.levels;
+                for level in Level::ALL.iter().rev() {
+                    let n = picture.state.units().filter(|(_, u)| u.score.is_some_and(|s| thresholds.level(s.total) == *level)).count();
+                    let (lo, hi) = thresholds.range(*level);
+                    ui.label(egui::RichText::new(format!("{} {n}", level.label_zh())).size(15.0).color(colour32(settings.ramp.sample((lo + hi) / 2.0))));
+                }
+            });
+        });
+        });
+    });
+    Ok(())
+}
+
+fn fmt_speed(speed: f64) -> String {
+    if (speed - speed.round()).abs() < 1e-9 { format!("{speed:.0}") } else { format!("{speed:.1}") }
+}
+
+fn colour32([r, g, b]: [f32; 3]) -> egui::Color32 {
+    egui::Color32::from_rgb((r * 255.0).round() as u8, (g * 255.0).round() as u8, (b * 255.0).round() as u8)
+}
+
+fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let frame = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(6, 12, 26, 220)).inner_margin(12).corner_radius(6);
+    egui::Area::new("legend".into()).anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(16.0, -16.0)).show(ctx, |ui| {
+        frame.show(ui, |ui| {
+            ui.label(egui::RichText::new("风险指数 Risk score").size(14.0).color(egui::Color32::WHITE));
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(260.0, 14.0), egui::Sense::hover());
+            let painter = ui.painter();
+            let steps = 100;
+            for i in 0..steps {
+                let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
+                let x1 = rect.left() + rect.width() * (i + 1) as f32 / steps as f32;
+                let c = colour32(settings.ramp.sample(100.0 * (i as f32 + 0.5) / steps as f32));
+                painter.rect_filled(egui::Rect::from_x_y_ranges(x0..=x1 + 0.5, rect.y_range()), 0.0, c);
+            }
+            let levels = &settings.config.levels;
+            for t in [0.0, levels.medium, levels.high, levels.critical, 100.0] {
+                let x = rect.left() + rect.width() * t / 100.0;
+                painter.line_segment([egui::pos2(x, rect.bottom()), egui::pos2(x, rect.bottom() + 4.0)], egui::Stroke::new(1.0, DIM));
+                painter.text(egui::pos2(x, rect.bottom() + 5.0), egui::Align2::CENTER_TOP, format!("{t:.0}"), egui::FontId::proportional(11.0), DIM);
+            }
+            ui.add_space(16.0);
+            ui.horizontal(|ui| {
+                for level in Level::ALL {
+                    let (lo, hi) = levels.range(level);
+                    let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                    ui.painter().rect_filled(r, 2.0, colour32(settings.ramp.sample((lo + hi) / 2.0)));
+                    ui.label(egui::RichText::new(format!("{} {lo:.0}–{hi:.0}", level.label_zh())).size(13.0).color(egui::Color32::WHITE));
+                }
+            });
+            let ext = &settings.config.extrusion;
+            ui.label(egui::RichText::new(format!("高度 = {:.0} m + {:.0} m × 指数", ext.base_m, ext.metres_per_point)).size(12.0).color(DIM));
+        });
+    });
+    Ok(())
+}
+
+fn labels_ui(
+    mut contexts: EguiContexts,
+    settings: Res<Settings>,
+    cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
+    units: Query<&UnitView>,
+    map: Res<MapResource>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let Ok((camera, cam_tf)) = cameras.single() else { return Ok(()) };
+    let painter = ctx.layer_painter(egui::LayerId::background());
+    let ext = &settings.config.extrusion;
+    for (name, polygons) in &map.context {
+        if let Some(p) = polygons.first().and_then(|p| ::geo::InteriorPoint::interior_point(p))
+            && let Ok(pos) = camera.world_to_viewport(cam_tf, Vec3::new(p.x() as f32, 40.0, -p.y() as f32))
+        {
+            painter.text(egui::pos2(pos.x, pos.y), egui::Align2::CENTER_CENTER, name, egui::FontId::proportional(13.0), egui::Color32::from_rgb(0x3e, 0x4d, 0x6b));
+        }
+    }
+    // Larger units claim their label space first; a label that would overlap one already placed
+    // tries the other side of its point, and is left out when both are taken.
+    let font = egui::FontId::proportional(13.0);
+    let mut order: Vec<&UnitView> = units.iter().collect();
+    order.sort_by(|a, b| b.area_m2.total_cmp(&a.area_m2));
+    let mut placed: Vec<egui::Rect> = Vec::with_capacity(order.len());
+    for unit in order {
+        let height = ext.height_m(unit.shown.unwrap_or(0.0));
+        let world = Vec3::new(unit.label_xz.x, height, unit.label_xz.y);
+        let Ok(pos) = camera.world_to_viewport(cam_tf, world) else { continue };
+        let galley = painter.layout_no_wrap(unit.name.clone(), font.clone(), egui::Color32::WHITE);
+        let size = galley.size();
+        // Just above or just below the point, so the point's own colour stays visible.
+        let candidates = [
+            egui::Rect::from_min_size(egui::pos2(pos.x - size.x / 2.0, pos.y - 6.0 - size.y), size),
+            egui::Rect::from_min_size(egui::pos2(pos.x - size.x / 2.0, pos.y + 6.0), size),
+        ];
+        let Some(rect) = candidates.into_iter().find(|r| placed.iter().all(|p| !p.expand(1.0).intersects(*r))) else { continue };
+        placed.push(rect);
+        for d in [egui::vec2(-1.0, 0.0), egui::vec2(1.0, 0.0), egui::vec2(0.0, -1.0), egui::vec2(0.0, 1.0)] {
+            painter.galley_with_override_text_color(rect.min + d, galley.clone(), egui::Color32::from_black_alpha(220));
+        }
+        painter.galley(rect.min, galley, egui::Color32::WHITE);
+    }
+    Ok(())
+}
+
+fn glyph_probe_ui(mut contexts: EguiContexts, probe: Option<Res<GlyphProbe>>) -> Result {
+    if probe.is_none() {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?;
+    let screen = ctx.content_rect();
+    let origin = glyph_probe_origin(screen.width(), screen.height());
+    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, "glyph-probe".into()));
+    for (i, ch) in GLYPH_PROBE.iter().enumerate() {
+        let cell = egui::Rect::from_min_size(origin + egui::vec2(i as f32 * GLYPH_CELL, 0.0), egui::vec2(GLYPH_CELL, GLYPH_CELL));
+        painter.rect_filled(cell, 0.0, egui::Color32::BLACK);
+        painter.text(cell.center(), egui::Align2::CENTER_CENTER, ch.to_string(), egui::FontId::proportional(44.0), egui::Color32::WHITE);
+    }
+    Ok(())
+}
