@@ -29,6 +29,10 @@ struct Cli {
     /// Replay speed: recording seconds per second (default from config, 60).
     #[arg(long)]
     speed: Option<f64>,
+    /// Start the replay this many recording hours after its start (e.g. 14.5 for 14:30 on the
+    /// demo's day).
+    #[arg(long, default_value_t = 0.0)]
+    seek_hours: f64,
     /// Render, save a PNG of the whole window to this file, and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
@@ -121,7 +125,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let speed = cli.speed.unwrap_or(config.demo.speed);
             anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be a positive number");
             let capture = cli.screenshot.map(|path| CapturePlan { path, frames: cli.frames, glyph_probe: cli.glyph_probe });
-            app::run(RunOptions { config, map: cli.map, recording, speed, capture, cjk_font: !cli.no_cjk_font })?;
+            anyhow::ensure!(cli.seek_hours.is_finite() && cli.seek_hours >= 0.0, "--seek-hours must be >= 0");
+            app::run(RunOptions { config, map: cli.map, recording, speed, seek_s: cli.seek_hours * 3600.0, capture, cjk_font: !cli.no_cjk_font })?;
             Ok(ExitCode::SUCCESS)
         }
     }

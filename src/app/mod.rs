@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub recording: PathBuf,
     /// Replay speed, recording seconds per second.
     pub speed: f64,
+    /// Where replay starts, recording seconds from its start.
+    pub seek_s: f64,
     /// Take a screenshot and exit.
     pub capture: Option<CapturePlan>,
     /// Load the bundled CJK font (false only for the render check's negative control).
@@ -132,7 +134,10 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         warn!("recording {}: {e}", options.recording.display());
     }
     let demo = &options.config.demo;
-    let replay = Replay::new(Arc::new(recording), options.speed, demo.looping, demo.max_gap_s);
+    let mut replay = Replay::new(Arc::new(recording), options.speed, demo.looping, demo.max_gap_s);
+    if options.seek_s > 0.0 {
+        replay.seek(options.seek_s);
+    }
 
     let w = &options.config.window;
     let mut app = App::new();

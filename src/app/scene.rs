@@ -163,7 +163,7 @@ fn spawn_camera(mut commands: Commands, map: Res<MapResource>, settings: Res<Set
     let tallest = settings.config.extrusion.height_m(100.0);
     let extent = ((x1 - x0).max(y1 - y0) as f32).max(3.0 * tallest).max(100.0);
     let fov = std::f32::consts::FRAC_PI_4;
-    let radius = extent * 0.5 / (fov / 2.0).tan() * 0.8;
+    let radius = extent * 0.5 / (fov / 2.0).tan() * 0.95;
     commands.spawn((
         Camera3d::default(),
         Projection::Perspective(PerspectiveProjection { fov, near: radius * 0.01, far: radius * 20.0, ..default() }),

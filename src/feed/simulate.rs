@@ -14,7 +14,7 @@
 //! These weights are the simulator's own, chosen so that totals span the four levels; they are
 //! not the district's official model, which the backend computes.
 //!
-//! Incidents arrive per unit and step with probability `0.004·e_u·(0.25 + d(h))` (about 40 a day
+//! Incidents arrive per unit and step with probability `0.006·e_u·(0.25 + d(h))` (about 45 a day
 //! over 43 units), with severity low/medium/high/critical at 45/35/17/3 %. Each adds a threat
 //! boost (4/8/14/22) that lasts until it is closed: status `new` → `in_progress` after 10–40 min →
 //! `closed` after 1–5 h more. On top, one scripted incident every 8 hours escalates: a medium
@@ -190,7 +190,7 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
 
         // Random incidents.
         for (u, m) in models.iter().enumerate() {
-            if rng.random::<f64>() < 0.004 * m.exposure * (0.25 + d) {
+            if rng.random::<f64>() < 0.006 * m.exposure * (0.25 + d) {
                 let roll: f64 = rng.random();
                 let (sev, boost) = match roll {
                     r if r < 0.45 => (Severity::Low, 4.0),
