@@ -52,6 +52,8 @@ pub struct MapResource {
     pub schematic: bool,
     /// Dim context outlines (neighbouring districts) in the same projection: `(name, polygons)`.
     pub context: Vec<(String, Vec<::geo::Polygon<f64>>)>,
+    /// Problems found while loading, logged once the app's logger is up.
+    pub warnings: Vec<String>,
 }
 
 /// Where the picture comes from, for the header.
@@ -106,9 +108,7 @@ pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
         (None, None) => config::resolve(config::DEFAULT_MAP.as_ref()),
     };
     let data = geo::load_geojson_file(&path, &cfg.load_options()).with_context(|| format!("loading map {}", path.display()))?;
-    for issue in &data.report.issues {
-        warn!("map {}: {issue}", path.display());
-    }
+    let mut warnings: Vec<String> = data.report.issues.iter().map(|i| format!("map {}: {i}", path.display())).collect();
     anyhow::ensure!(!data.units.is_empty(), "map {} has no usable unit", path.display());
     let mut context = Vec::new();
     if let Some(ctx) = cfg.context.as_ref().filter(|p| !p.as_os_str().is_empty()) {
@@ -116,10 +116,10 @@ pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
         let opts = LoadOptions { id_property: "adcode".into(), projection: Some(data.projection), ..LoadOptions::default() };
         match geo::load_geojson_file(&ctx_path, &opts) {
             Ok(c) => context = c.units.into_iter().map(|u| (u.name, u.polygons)).collect(),
-            Err(e) => warn!("context layer {}: {e}; drawing none", ctx_path.display()),
+            Err(e) => warnings.push(format!("context layer {}: {e}; drawing none", ctx_path.display())),
         }
     }
-    Ok(MapResource { data, schematic, context })
+    Ok(MapResource { data, schematic, context, warnings })
 }
 
 /// Builds and runs the app until the window closes (or the screenshot is saved).
@@ -130,9 +130,12 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     let map = load_map(&options)?;
     let ramp = options.config.ramp()?;
     let recording = Recording::read(&options.recording).with_context(|| format!("reading recording {}", options.recording.display()))?;
-    for e in recording.errors.iter().take(20) {
-        warn!("recording {}: {e}", options.recording.display());
+    let mut map = map;
+    map.warnings.extend(recording.errors.iter().take(20).map(|e| format!("recording {}: {e}", options.recording.display())));
+    if recording.errors.len() > 20 {
+        map.warnings.push(format!("recording {}: {} more bad lines", options.recording.display(), recording.errors.len() - 20));
     }
+    map.warnings.extend(unknown_unit_warnings(&recording, &map.data));
     let demo = &options.config.demo;
     let mut replay = Replay::new(Arc::new(recording), options.speed, demo.looping, demo.max_gap_s);
     if options.seek_s > 0.0 {
@@ -156,6 +159,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     .insert_resource(DemoFeed { replay })
     .insert_resource(map)
     .insert_resource(ui::FontChoice { cjk: options.cjk_font })
+    .add_systems(Startup, log_startup_warnings)
     .add_systems(PreUpdate, advance_demo)
     .add_plugins((scene::plugin, ui::plugin));
     if let Some(plan) = options.capture {
@@ -163,6 +167,39 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     }
     app.run();
     Ok(())
+}
+
+/// Warnings about the unit ids a recording scores that the map does not have (their updates
+/// are kept in the state but drawn nowhere) and the map units it never scores.
+fn unknown_unit_warnings(recording: &Recording, map: &MapData) -> Vec<String> {
+    let mut out = Vec::new();
+    use std::collections::BTreeSet;
+    let in_recording: BTreeSet<&str> = recording
+        .records
+        .iter()
+        .filter_map(|(_, r)| match &r.body {
+            crate::feed::RecordBody::Scores { scores } => Some(scores.iter().map(|s| s.unit.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let on_map: BTreeSet<&str> = map.units.iter().map(|u| u.id.as_str()).collect();
+    let unknown: Vec<&str> = in_recording.difference(&on_map).copied().collect();
+    if !unknown.is_empty() {
+        out.push(format!("recording scores {} unit id(s) not on the map, e.g. {}", unknown.len(), unknown.iter().take(5).copied().collect::<Vec<_>>().join(", ")));
+    }
+    let unscored = on_map.difference(&in_recording).count();
+    if unscored > 0 {
+        out.push(format!("{unscored} map unit(s) get no score from the recording and show as 无数据 (no data)"));
+    }
+    out
+}
+
+/// Logs the start-up warnings once the logger exists.
+fn log_startup_warnings(map: Res<MapResource>) {
+    for w in &map.warnings {
+        warn!("{w}");
+    }
 }
 
 /// Plays the demo recording forward by the frame time and publishes the new state.

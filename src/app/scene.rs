@@ -13,6 +13,7 @@ use bevy_panorbit_camera::PanOrbitCamera;
 
 use super::{MapResource, Picture, Settings};
 use crate::geo::{PrismMesh, build_prism, outline_segments};
+use crate::model::Transition;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(Startup, (setup_palette, spawn_map, spawn_camera).chain())
@@ -54,14 +55,8 @@ pub struct UnitView {
     pub area_m2: f64,
     /// Label point on the ground plane: world (x, z), metres.
     pub label_xz: Vec2,
-    /// Score now on screen (eased), `None` for no data.
-    pub shown: Option<f32>,
-    /// Score the transition started from.
-    pub from: f32,
-    /// Score the transition goes to.
-    pub target: Option<f32>,
-    /// Seconds since the transition started.
-    pub since: f32,
+    /// The score on screen, easing towards the newest.
+    pub transition: Transition,
     /// The border entity that follows this prism's height.
     pub border: Entity,
 }
@@ -137,7 +132,9 @@ fn spawn_map(
                 name: unit.name.clone(),
                 area_m2: unit.area_m2,
                 label_xz: Vec2::new(unit.label_point.0 as f32, -unit.label_point.1 as f32),
-                shown: None, from: 0.0, target: None, since: 0.0, border },
+                transition: Transition::default(),
+                border,
+            },
         ));
     }
 
@@ -191,29 +188,8 @@ fn retarget_units(picture: Res<Picture>, mut seen: Local<u64>, mut units: Query<
     *seen = picture.generation;
     for mut unit in &mut units {
         let target = picture.state.score(&unit.id).map(|s| s.total);
-        if target == unit.target {
-            continue;
-        }
-        match (unit.shown, target) {
-            // First data, or data gone: nothing to ease from.
-            (None, _) | (_, None) => {
-                unit.shown = target;
-                unit.from = target.unwrap_or(0.0);
-                unit.since = f32::MAX;
-            }
-            (Some(shown), Some(_)) => {
-                unit.from = shown;
-                unit.since = 0.0;
-            }
-        }
-        unit.target = target;
+        unit.transition.retarget(target);
     }
-}
-
-/// Smoothstep easing 0–1.
-fn ease(t: f32) -> f32 {
-    let t = t.clamp(0.0, 1.0);
-    t * t * (3.0 - 2.0 * t)
 }
 
 /// Moves every transition forward and applies height and palette colour.
@@ -227,14 +203,7 @@ fn ease_units(
     let ext = &settings.config.extrusion;
     let dt = time.delta_secs();
     for (mut unit, mut transform, mut material) in &mut units {
-        let shown = match unit.target {
-            Some(target) if unit.since < ext.ease_s => {
-                unit.since += dt;
-                Some(unit.from + (target - unit.from) * ease(unit.since / ext.ease_s.max(1e-3)))
-            }
-            target => target,
-        };
-        unit.shown = shown;
+        let shown = unit.transition.step(dt, ext.ease_s);
         let height = ext.height_m(shown.unwrap_or(0.0));
         if transform.scale.y != height {
             transform.scale.y = height;

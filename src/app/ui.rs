@@ -94,10 +94,22 @@ fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapReso
                 let secs = picture.clock.map(|c| c.format("%H:%M:%S").to_string()).unwrap_or_default();
                 ui.label(egui::RichText::new(secs).size(22.0).monospace().color(egui::Color32::WHITE));
                 ui.add_space(16.0);
+                // Units per level, over the map's units only (a feed may carry others).
                 let thresholds = &settings.config.levels;
+                let mut counts = [0usize; 4];
+                let mut no_data = 0;
+                for unit in &map.data.units {
+                    match picture.state.score(&unit.id) {
+                        Some(s) => counts[thresholds.level(s.total) as usize] += 1,
+                        None => no_data += 1,
+                    }
+                }
+                if no_data > 0 {
+                    ui.label(egui::RichText::new(format!("无数据 {no_data}")).size(15.0).color(DIM));
+                }
                 for level in Level::ALL.iter().rev() {
-                    let n = picture.state.units().filter(|(_, u)| u.score.is_some_and(|s| thresholds.level(s.total) == *level)).count();
                     let (lo, hi) = thresholds.range(*level);
+                    let n = counts[*level as usize];
                     ui.label(egui::RichText::new(format!("{} {n}", level.label_zh())).size(15.0).color(colour32(settings.ramp.sample((lo + hi) / 2.0))));
                 }
             });
@@ -177,10 +189,10 @@ fn labels_ui(
     order.sort_by(|a, b| b.area_m2.total_cmp(&a.area_m2));
     let mut placed: Vec<egui::Rect> = Vec::with_capacity(order.len());
     for unit in order {
-        let height = ext.height_m(unit.shown.unwrap_or(0.0));
+        let height = ext.height_m(unit.transition.shown.unwrap_or(0.0));
         let world = Vec3::new(unit.label_xz.x, height, unit.label_xz.y);
         let Ok(pos) = camera.world_to_viewport(cam_tf, world) else { continue };
-        let galley = painter.layout_no_wrap(unit.name.clone(), font.clone(), egui::Color32::WHITE);
+        let galley = painter.layout_no_wrap(short_name(&unit.name), font.clone(), egui::Color32::WHITE);
         let size = galley.size();
         // Just above or just below the point, so the point's own colour stays visible.
         let candidates = [
@@ -195,6 +207,19 @@ fn labels_ui(
         painter.galley(rect.min, galley, egui::Color32::WHITE);
     }
     Ok(())
+}
+
+/// Map labels longer than this many characters are cut with an ellipsis.
+pub const LABEL_MAX_CHARS: usize = 10;
+
+/// A unit name as its map label: at most [`LABEL_MAX_CHARS`] characters, the last one "…"
+/// when cut.
+pub fn short_name(name: &str) -> String {
+    if name.chars().count() <= LABEL_MAX_CHARS {
+        name.to_owned()
+    } else {
+        name.chars().take(LABEL_MAX_CHARS - 1).chain(std::iter::once('…')).collect()
+    }
 }
 
 fn glyph_probe_ui(mut contexts: EguiContexts, probe: Option<Res<GlyphProbe>>) -> Result {
