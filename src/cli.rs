@@ -68,11 +68,32 @@ pub fn simulate_to_file(map: &Path, seed: u64, hours: u32, start: DateTime<Fixed
         .map(|u| SimUnit { id: u.id.clone(), name: u.name.clone(), kind: u.kind.clone().unwrap_or_default() })
         .collect();
     anyhow::ensure!(!units.is_empty(), "map {} has no units", map.display());
-    let recording = simulate(&units, seed, hours, start, "chaoyang-110105");
+    let map_id = map.file_stem().and_then(|s| s.to_str()).unwrap_or("map");
+    let map_id = if map_id == "chaoyang_schematic" { "chaoyang-110105" } else { map_id };
+    let recording = simulate(&units, seed, hours, start, map_id);
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let mut file = std::io::BufWriter::new(std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?);
     recording.write_to(&mut file)?;
     Ok(recording.records.len())
+}
+
+/// The units of a map as the contract's `/units` lists them (kind from the `kind` property,
+/// 地区/乡 shortened to 地区).
+///
+/// # Errors
+/// When the map cannot be loaded.
+pub fn unit_infos(map: &Path) -> anyhow::Result<Vec<crate::api::UnitInfo>> {
+    let data = geo::load_geojson_file(map, &LoadOptions::default())?;
+    Ok(data
+        .units
+        .iter()
+        .map(|u| crate::api::UnitInfo {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            kind: u.kind.as_deref().map(|k| if k.starts_with("地区") { "地区" } else { k }).unwrap_or("街道").to_owned(),
+            location: None,
+        })
+        .collect())
 }

@@ -31,6 +31,78 @@ pub struct Config {
     pub extrusion: ExtrusionConfig,
     /// The window.
     pub window: WindowConfig,
+    /// Live mode: the backend and its timeouts.
+    pub live: LiveConfig,
+}
+
+/// `[live]`: following the security-operations backend (`--live URL`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// Backend base URL; `--live URL` overrides it. Empty: demo mode.
+    pub url: String,
+    /// Environment variable holding the bearer token.
+    pub token_env: String,
+    /// File holding the bearer token (used when the variable is unset); `""` for none.
+    pub token_file: PathBuf,
+    /// Extra CA bundle (PEM) to trust; `""` for none.
+    pub ca_file: PathBuf,
+    /// Seconds without contact before the header says 延迟 (delayed).
+    pub delayed_s: f64,
+    /// Seconds without contact before the wall goes stale (desaturated, 数据中断).
+    pub stale_s: f64,
+    /// Polling interval when the server has no event stream, seconds.
+    pub poll_s: f64,
+    /// TCP connect timeout, seconds.
+    pub connect_timeout_s: f64,
+    /// Whole-request deadline, seconds.
+    pub request_timeout_s: f64,
+    /// Largest response body, MiB.
+    pub max_body_mib: f64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            token_env: "SITUATION_WALL_TOKEN".into(),
+            token_file: PathBuf::new(),
+            ca_file: PathBuf::new(),
+            delayed_s: 10.0,
+            stale_s: 30.0,
+            poll_s: 5.0,
+            connect_timeout_s: 5.0,
+            request_timeout_s: 10.0,
+            max_body_mib: 16.0,
+        }
+    }
+}
+
+impl LiveConfig {
+    /// Client options for `url`, with the token from the environment or file.
+    ///
+    /// # Errors
+    /// When the token or CA file cannot be read.
+    pub fn options(&self, url: &str) -> Result<crate::feed::live::LiveOptions, ConfigError> {
+        use std::time::Duration;
+        let mut o = crate::feed::live::LiveOptions::new(url);
+        let read = |p: &Path| std::fs::read(resolve(p)).map_err(|source| ConfigError::Io { path: p.display().to_string(), source });
+        o.token = match std::env::var(&self.token_env) {
+            Ok(t) if !t.trim().is_empty() => Some(t.trim().to_owned()),
+            _ if !self.token_file.as_os_str().is_empty() => Some(String::from_utf8_lossy(&read(&self.token_file)?).trim().to_owned()),
+            _ => None,
+        };
+        if !self.ca_file.as_os_str().is_empty() {
+            o.extra_ca_pem = Some(read(&self.ca_file)?);
+        }
+        let secs = |s: f64| Duration::from_secs_f64(s.max(0.1));
+        o.poll_interval = secs(self.poll_s);
+        o.connect_timeout = secs(self.connect_timeout_s);
+        o.request_timeout = secs(self.request_timeout_s);
+        o.max_body = (self.max_body_mib.max(0.001) * 1048576.0) as usize;
+        o.idle_timeout = secs(self.stale_s.max(20.0));
+        Ok(o)
+    }
 }
 
 /// `[map]`.
@@ -167,8 +239,29 @@ pub enum ConfigError {
     #[error("config [ramp]: {0}")]
     Ramp(#[from] RampError),
     /// Thresholds not increasing within 0–100.
-    #[error("config [levels]: need 0 < medium < high < critical <= 100")]
-    Levels,
+    #[error("config {path} [levels]: need 0 < medium < high < critical <= 100, got {medium} / {high} / {critical}")]
+    Levels {
+        /// Path.
+        path: String,
+        /// The values given.
+        medium: f32,
+        /// The values given.
+        high: f32,
+        /// The values given.
+        critical: f32,
+    },
+    /// A number out of its range.
+    #[error("config {path}: {key} = {value} must be {rule}")]
+    Range {
+        /// Path.
+        path: String,
+        /// `[section] key`.
+        key: &'static str,
+        /// The value given.
+        value: f64,
+        /// What it must be.
+        rule: &'static str,
+    },
 }
 
 impl Config {
@@ -181,7 +274,25 @@ impl Config {
         cfg.ramp()?;
         let l = cfg.levels;
         if !(0.0 < l.medium && l.medium < l.high && l.high < l.critical && l.critical <= 100.0) {
-            return Err(ConfigError::Levels);
+            return Err(ConfigError::Levels { path: path.into(), medium: l.medium, high: l.high, critical: l.critical });
+        }
+        let e = &cfg.extrusion;
+        let w = &cfg.window;
+        let checks: [(&'static str, f64, bool, &'static str); 9] = [
+            ("[extrusion] base_m", f64::from(e.base_m), e.base_m.is_finite() && e.base_m >= 0.0, "a finite number >= 0"),
+            ("[extrusion] metres_per_point", f64::from(e.metres_per_point), e.metres_per_point.is_finite() && e.metres_per_point >= 0.0, "a finite number >= 0"),
+            ("[extrusion] ease_s", f64::from(e.ease_s), e.ease_s.is_finite() && e.ease_s >= 0.0, "a finite number >= 0"),
+            ("[demo] speed", cfg.demo.speed, cfg.demo.speed.is_finite() && cfg.demo.speed > 0.0, "a finite number > 0"),
+            ("[demo] max_gap_s", cfg.demo.max_gap_s, cfg.demo.max_gap_s.is_finite() && cfg.demo.max_gap_s > 0.0, "a finite number > 0"),
+            ("[window] width", f64::from(w.width), w.width >= 320, "at least 320"),
+            ("[window] height", f64::from(w.height), w.height >= 240, "at least 240"),
+            ("[live] delayed_s", cfg.live.delayed_s, cfg.live.delayed_s.is_finite() && cfg.live.delayed_s > 0.0, "a finite number > 0"),
+            ("[live] stale_s", cfg.live.stale_s, cfg.live.stale_s.is_finite() && cfg.live.stale_s > cfg.live.delayed_s, "greater than delayed_s"),
+        ];
+        for (key, value, ok, rule) in checks {
+            if !ok {
+                return Err(ConfigError::Range { path: path.into(), key, value, rule });
+            }
         }
         Ok(cfg)
     }
@@ -241,7 +352,10 @@ mod tests {
         assert_eq!(c.extrusion.height_m(50.0), 200.0 + 30.0 * 50.0);
         let err = Config::parse("[demo]\nsped = 1.0\n", "cfg.toml").unwrap_err().to_string();
         assert!(err.contains("sped") && err.contains("cfg.toml"), "{err}");
-        assert!(matches!(Config::parse("[levels]\nmedium = 70.0\nhigh = 60.0\ncritical = 80.0\n", "t"), Err(ConfigError::Levels)));
+        assert!(matches!(Config::parse("[levels]\nmedium = 70.0\nhigh = 60.0\ncritical = 80.0\n", "t"), Err(ConfigError::Levels { .. })));
+        assert_eq!(Config::parse("[levels]\nmedium = 30.0\n", "t").unwrap().levels.high, 60.0);
+        let err = Config::parse("[extrusion]\nmetres_per_point = nan\n", "c.toml").unwrap_err().to_string();
+        assert!(err.contains("metres_per_point") && err.contains("c.toml"), "{err}");
     }
 
     #[test]

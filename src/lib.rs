@@ -4,14 +4,18 @@
 //! Layers, lowest first (a lower one never imports a higher one):
 //! * [`geo`]: GeoJSON loading, datum conversion, projection, triangulation, extrusion;
 //! * [`model`]: scores, levels, alerts, the colour ramp and the risk state;
-//! * [`feed`]: recordings, replay and the demo simulator;
+//! * [`api`]: the backend contract's JSON shapes;
+//! * [`feed`]: recordings, replay, the demo simulator and the live HTTP + SSE client;
+//! * [`server`]: the reference backend (`serve`);
 //! * [`config`]: the configuration file;
 //! * [`cli`]: the command-line commands that need no window (`check-map`, `simulate`);
 //! * [`app`]: the Bevy scene and egui overlay.
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod feed;
 pub mod geo;
 pub mod model;
+pub mod server;

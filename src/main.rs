@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 
 use situation_wall::app::{self, CapturePlan, RunOptions};
 use situation_wall::config::{self, Config};
+use situation_wall::feed::Recording;
 use situation_wall::geo::{Crs, LoadOptions};
+use situation_wall::server::{self, ServeOptions};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Situation Wall: Chaoyang District's cyber-security risk as an extruded 3D map.
 #[derive(Parser, Debug)]
@@ -26,6 +30,9 @@ struct Cli {
     /// Recording to replay (default: the built-in demo).
     #[arg(long)]
     recording: Option<PathBuf>,
+    /// Follow this backend (base URL, e.g. http://127.0.0.1:8080) instead of the demo.
+    #[arg(long)]
+    live: Option<String>,
     /// Replay speed: recording seconds per second (default from config, 60).
     #[arg(long)]
     speed: Option<f64>,
@@ -64,6 +71,28 @@ enum Command {
         #[arg(long, default_value = "name")]
         name_property: String,
     },
+    /// Serve a recording through the /api/v1 contract (HTTP + Server-Sent Events), as a
+    /// reference backend for demos and tests.
+    Serve {
+        /// Recording to play (default: the built-in demo).
+        #[arg(long)]
+        recording: Option<PathBuf>,
+        /// Address to listen on; loopback unless you mean it.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Recording seconds per second.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Map whose units /units lists (default: the built-in schematic).
+        #[arg(long)]
+        map: Option<PathBuf>,
+        /// Require this environment variable's value as bearer token.
+        #[arg(long)]
+        token_env: Option<String>,
+        /// Events kept for Last-Event-ID resumption.
+        #[arg(long, default_value_t = 10_000)]
+        retain_events: usize,
+    },
     /// Simulate a recording for the map's units (see docs/recording-format.md).
     Simulate {
         /// Random seed; the same seed gives the same file.
@@ -95,7 +124,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("situation-wall: {e:#}");
+            // Print the error chain, skipping causes the message above already quotes.
+            let mut text = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !text.contains(&c) {
+                    text = format!("{text}: {c}");
+                }
+            }
+            eprintln!("situation-wall: {text}");
             ExitCode::FAILURE
         }
     }
@@ -114,9 +151,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Simulate { seed, hours, out, start, map }) => {
             let start = DateTime::parse_from_rfc3339(&start).map_err(|e| anyhow::anyhow!("--start {start}: {e}"))?;
+            anyhow::ensure!((1..=24 * 366).contains(&hours), "--hours must be 1 to 8784 (a year)");
             let map = map.unwrap_or_else(|| config::resolve(config::DEFAULT_MAP.as_ref()));
             let n = situation_wall::cli::simulate_to_file(&map, seed, hours, start, &out)?;
             println!("wrote {n} records to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Serve { recording, addr, speed, map, token_env, retain_events }) => {
+            anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be a positive number");
+            let recording = recording.unwrap_or_else(|| config::resolve(config::DEFAULT_RECORDING.as_ref()));
+            let map = map.unwrap_or_else(|| config::resolve(config::DEFAULT_MAP.as_ref()));
+            let rec = Recording::read(&recording).map_err(|e| anyhow::anyhow!("reading {}: {e}", recording.display()))?;
+            for e in rec.errors.iter().take(20) {
+                eprintln!("recording {}: {e}", recording.display());
+            }
+            let units = situation_wall::cli::unit_infos(&map)?;
+            let token = match token_env {
+                Some(var) => Some(std::env::var(&var).map_err(|_| anyhow::anyhow!("--token-env {var}: variable not set"))?),
+                None => None,
+            };
+            let options = ServeOptions { recording: Arc::new(rec), units, speed, looping: true, token, retain_events, keep_alive: Duration::from_secs(15), anchor: None };
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async move {
+                let handle = server::start(options, addr).await?;
+                println!("serving {} at http://{}/api/v1 (×{speed})", recording.display(), handle.addr);
+                handle.wait().await;
+                anyhow::Ok(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -126,7 +187,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be a positive number");
             let capture = cli.screenshot.map(|path| CapturePlan { path, frames: cli.frames, glyph_probe: cli.glyph_probe });
             anyhow::ensure!(cli.seek_hours.is_finite() && cli.seek_hours >= 0.0, "--seek-hours must be >= 0");
-            app::run(RunOptions { config, map: cli.map, recording, speed, seek_s: cli.seek_hours * 3600.0, capture, cjk_font: !cli.no_cjk_font })?;
+            let url = cli.live.clone().unwrap_or_else(|| config.live.url.clone());
+            let live = if url.is_empty() { None } else { Some(config.live.options(&url)?) };
+            app::run(RunOptions { config, map: cli.map, recording, live, speed, seek_s: cli.seek_hours * 3600.0, capture, cjk_font: !cli.no_cjk_font })?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -4,6 +4,7 @@
 //! it. Rendering code never parses data and the feed never touches entities.
 
 mod capture;
+pub mod live;
 mod scene;
 mod ui;
 
@@ -33,6 +34,8 @@ pub struct RunOptions {
     pub map: Option<PathBuf>,
     /// Recording to replay.
     pub recording: PathBuf,
+    /// Follow this backend instead of replaying.
+    pub live: Option<crate::feed::live::LiveOptions>,
     /// Replay speed, recording seconds per second.
     pub speed: f64,
     /// Where replay starts, recording seconds from its start.
@@ -64,6 +67,11 @@ pub enum Source {
         /// Recording seconds per second.
         speed: f64,
     },
+    /// Following a backend.
+    Live {
+        /// Its base URL.
+        url: String,
+    },
 }
 
 /// The current picture of the district: what the wall shows.
@@ -77,6 +85,8 @@ pub struct Picture {
     pub clock: Option<DateTime<FixedOffset>>,
     /// Bumped whenever `state` changes, so views redo work only then.
     pub generation: u64,
+    /// How current the data is (always live in demo mode).
+    pub freshness: live::Freshness,
 }
 
 /// Display settings from the config.
@@ -95,18 +105,25 @@ pub struct DemoFeed {
     pub replay: Replay,
 }
 
+/// The data source chosen at start-up.
+enum Feed {
+    Demo(DemoFeed),
+    Live(live::LiveFeed),
+}
+
 /// Loads the map and context layer named by `options`.
 ///
 /// # Errors
 /// When the unit map cannot be read or no unit loads.
 pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
     let cfg = &options.config.map;
-    let schematic = options.map.is_none() && cfg.file.is_none();
     let path = match (&options.map, &cfg.file) {
         (Some(p), _) => p.clone(),
         (None, Some(p)) => config::resolve(p),
         (None, None) => config::resolve(config::DEFAULT_MAP.as_ref()),
     };
+    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    let schematic = same(&path, &config::resolve(config::DEFAULT_MAP.as_ref()));
     let data = geo::load_geojson_file(&path, &cfg.load_options()).with_context(|| format!("loading map {}", path.display()))?;
     let mut warnings: Vec<String> = data.report.issues.iter().map(|i| format!("map {}: {i}", path.display())).collect();
     anyhow::ensure!(!data.units.is_empty(), "map {} has no usable unit", path.display());
@@ -129,18 +146,34 @@ pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
 pub fn run(options: RunOptions) -> anyhow::Result<()> {
     let map = load_map(&options)?;
     let ramp = options.config.ramp()?;
-    let recording = Recording::read(&options.recording).with_context(|| format!("reading recording {}", options.recording.display()))?;
     let mut map = map;
-    map.warnings.extend(recording.errors.iter().take(20).map(|e| format!("recording {}: {e}", options.recording.display())));
-    if recording.errors.len() > 20 {
-        map.warnings.push(format!("recording {}: {} more bad lines", options.recording.display(), recording.errors.len() - 20));
-    }
-    map.warnings.extend(unknown_unit_warnings(&recording, &map.data));
-    let demo = &options.config.demo;
-    let mut replay = Replay::new(Arc::new(recording), options.speed, demo.looping, demo.max_gap_s);
-    if options.seek_s > 0.0 {
-        replay.seek(options.seek_s);
-    }
+    let (source, feed) = match &options.live {
+        Some(live_options) => {
+            let known: std::collections::HashSet<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
+            let rx = crate::feed::live::spawn(live_options.clone(), Some(Arc::new(known)));
+            let cfg = &options.config.live;
+            let thresholds = live::FreshnessThresholds { delayed_s: cfg.delayed_s, stale_s: cfg.stale_s };
+            let url = live_options.base_url.clone();
+            (Source::Live { url: url.clone() }, Feed::Live(live::LiveFeed::new(rx, url, thresholds)))
+        }
+        None => {
+            let recording = Recording::read(&options.recording).with_context(|| format!("reading recording {}", options.recording.display()))?;
+            map.warnings.extend(recording.errors.iter().take(20).map(|e| format!("recording {}: {e}", options.recording.display())));
+            if recording.errors.len() > 20 {
+                map.warnings.push(format!("recording {}: {} more bad lines", options.recording.display(), recording.errors.len() - 20));
+            }
+            map.warnings.extend(unknown_unit_warnings(&recording, &map.data));
+            let demo = &options.config.demo;
+            let mut replay = Replay::new(Arc::new(recording), options.speed, demo.looping, demo.max_gap_s);
+            if replay.clamped_gaps > 0 {
+                map.warnings.push(format!("recording {}: {} gap(s) longer than max_gap_s = {} s shortened", options.recording.display(), replay.clamped_gaps, demo.max_gap_s));
+            }
+            if options.seek_s > 0.0 {
+                replay.seek(options.seek_s);
+            }
+            (Source::Demo { speed: options.speed }, Feed::Demo(DemoFeed { replay }))
+        }
+    };
 
     let w = &options.config.window;
     let mut app = App::new();
@@ -155,18 +188,23 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     .add_plugins((EguiPlugin::default(), PanOrbitCameraPlugin))
     .insert_resource(ClearColor(Color::srgb_u8(0x05, 0x08, 0x12)))
     .insert_resource(Settings { ramp, config: options.config.clone() })
-    .insert_resource(Picture { state: RiskState::new(), source: Source::Demo { speed: options.speed }, clock: None, generation: 0 })
-    .insert_resource(DemoFeed { replay })
+    .insert_resource(Picture { state: RiskState::new(), source, clock: None, generation: 0, freshness: live::Freshness::Live })
     .insert_resource(map)
     .insert_resource(ui::FontChoice { cjk: options.cjk_font })
     .add_systems(Startup, log_startup_warnings)
-    .add_systems(PreUpdate, advance_demo)
-    .add_plugins((scene::plugin, ui::plugin));
+    .add_systems(PreUpdate, advance_demo.run_if(resource_exists::<DemoFeed>))
+    .add_plugins((scene::plugin, ui::plugin, live::plugin));
+    match feed {
+        Feed::Demo(d) => app.insert_resource(d),
+        Feed::Live(l) => app.insert_resource(l),
+    };
     if let Some(plan) = options.capture {
         app.add_plugins(capture::plugin(plan));
     }
-    app.run();
-    Ok(())
+    match app.run() {
+        AppExit::Success => Ok(()),
+        AppExit::Error(code) => anyhow::bail!("the app ended with error code {code} (see the log above)"),
+    }
 }
 
 /// Warnings about the unit ids a recording scores that the map does not have (their updates
@@ -203,8 +241,17 @@ fn log_startup_warnings(map: Res<MapResource>) {
 }
 
 /// Plays the demo recording forward by the frame time and publishes the new state.
-fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: ResMut<Picture>) {
+fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: ResMut<Picture>, mut logged: Local<usize>) {
     let step = demo.replay.advance(time.delta_secs_f64());
+    if step.restarted {
+        *logged = 0;
+    }
+    // Updates the state refused (older than shown, duplicates, unknown alerts): the first 20
+    // of each pass are logged with their line numbers.
+    for (line, why) in demo.replay.rejected.iter().skip(*logged).take(20usize.saturating_sub(*logged)) {
+        warn!("recording line {line}: not applied: {why}");
+    }
+    *logged = demo.replay.rejected.len().max(*logged);
     if step.applied > 0 || step.restarted {
         picture.state = demo.replay.state().clone();
         picture.generation += 1;

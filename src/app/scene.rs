@@ -11,6 +11,7 @@ use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use bevy_panorbit_camera::PanOrbitCamera;
 
+use super::live::Freshness;
 use super::{MapResource, Picture, Settings};
 use crate::geo::{PrismMesh, build_prism, outline_segments};
 use crate::model::Transition;
@@ -31,17 +32,27 @@ pub const PALETTE_STEPS: usize = 101;
 pub struct Palette {
     /// `by_score[s]` is the ramp colour of score `s`.
     pub by_score: Vec<Handle<StandardMaterial>>,
+    /// The same, desaturated and dimmed, for stale data.
+    pub stale_by_score: Vec<Handle<StandardMaterial>>,
     /// For units without data.
     pub no_data: Handle<StandardMaterial>,
 }
 
 impl Palette {
-    fn for_score(&self, score: Option<f32>) -> &Handle<StandardMaterial> {
+    fn for_score(&self, score: Option<f32>, stale: bool) -> &Handle<StandardMaterial> {
+        let table = if stale { &self.stale_by_score } else { &self.by_score };
         match score {
-            Some(s) => &self.by_score[(s.clamp(0.0, 100.0).round() as usize).min(PALETTE_STEPS - 1)],
+            Some(s) => &table[(s.clamp(0.0, 100.0).round() as usize).min(PALETTE_STEPS - 1)],
             None => &self.no_data,
         }
     }
+}
+
+/// A stale colour: 80 % of the way to its own grey (Rec. 709 luma), at 70 % brightness, so
+/// old data can never be mistaken for live data while its order still reads.
+pub fn stale_colour([r, g, b]: [f32; 3]) -> [f32; 3] {
+    let luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    [r, g, b].map(|c| (luma + (c - luma) * 0.2) * 0.7)
 }
 
 /// One unit's prism and its transition state.
@@ -66,14 +77,18 @@ fn unlit(colour: Color) -> StandardMaterial {
 }
 
 fn setup_palette(mut commands: Commands, mut materials: ResMut<Assets<StandardMaterial>>, settings: Res<Settings>) {
-    let by_score = (0..PALETTE_STEPS)
-        .map(|s| {
-            let [r, g, b] = settings.ramp.sample(s as f32);
-            materials.add(unlit(Color::srgb(r, g, b)))
-        })
-        .collect();
+    let mut table = |f: &dyn Fn([f32; 3]) -> [f32; 3]| -> Vec<Handle<StandardMaterial>> {
+        (0..PALETTE_STEPS)
+            .map(|s| {
+                let [r, g, b] = f(settings.ramp.sample(s as f32));
+                materials.add(unlit(Color::srgb(r, g, b)))
+            })
+            .collect()
+    };
+    let by_score = table(&|c| c);
+    let stale_by_score = table(&stale_colour);
     let no_data = materials.add(unlit(Color::srgb_u8(0x3a, 0x40, 0x4c)));
-    commands.insert_resource(Palette { by_score, no_data });
+    commands.insert_resource(Palette { by_score, stale_by_score, no_data });
 }
 
 /// Converts a prism to a Bevy mesh; the shade goes into vertex colours, which the unlit
@@ -160,7 +175,7 @@ fn spawn_camera(mut commands: Commands, map: Res<MapResource>, settings: Res<Set
     let tallest = settings.config.extrusion.height_m(100.0);
     let extent = ((x1 - x0).max(y1 - y0) as f32).max(3.0 * tallest).max(100.0);
     let fov = std::f32::consts::FRAC_PI_4;
-    let radius = extent * 0.5 / (fov / 2.0).tan() * 0.95;
+    let radius = extent * 0.5 / (fov / 2.0).tan() * 1.1;
     commands.spawn((
         Camera3d::default(),
         Projection::Perspective(PerspectiveProjection { fov, near: radius * 0.01, far: radius * 20.0, ..default() }),
@@ -195,6 +210,7 @@ fn retarget_units(picture: Res<Picture>, mut seen: Local<u64>, mut units: Query<
 /// Moves every transition forward and applies height and palette colour.
 fn ease_units(
     time: Res<Time>,
+    picture: Res<Picture>,
     settings: Res<Settings>,
     palette: Res<Palette>,
     mut units: Query<(&mut UnitView, &mut Transform, &mut MeshMaterial3d<StandardMaterial>)>,
@@ -211,7 +227,7 @@ fn ease_units(
                 b.scale.y = height;
             }
         }
-        let handle = palette.for_score(shown);
+        let handle = palette.for_score(shown, picture.freshness == Freshness::Stale);
         if material.0 != *handle {
             material.0 = handle.clone();
         }

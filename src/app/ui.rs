@@ -4,7 +4,9 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::scene::UnitView;
+use super::live::{Freshness, LiveFeed};
 use super::{MapResource, Picture, Settings, Source};
+use crate::feed::live::ConnState;
 use crate::model::Level;
 
 /// WenQuanYi Micro Hei (Apache-2.0, face 0 of the collection), covering simplified Chinese.
@@ -19,7 +21,7 @@ pub struct FontChoice {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(EguiPrimaryContextPass, (install_fonts, header_ui, legend_ui, labels_ui, glyph_probe_ui).chain());
+    app.add_systems(EguiPrimaryContextPass, (install_fonts, header_ui, legend_ui, labels_ui, stale_watermark_ui, glyph_probe_ui).chain());
 }
 
 /// Text in the glyph probe, painted only in capture runs with `--glyph-probe`: a common CJK
@@ -68,9 +70,12 @@ fn install_fonts(mut contexts: EguiContexts, choice: Res<FontChoice>, map: Res<M
 }
 
 const ACCENT: egui::Color32 = egui::Color32::from_rgb(0x5c, 0xd6, 0xff);
+const LIVE_GREEN: egui::Color32 = egui::Color32::from_rgb(0x4c, 0xe0, 0x8a);
+const DELAY_AMBER: egui::Color32 = egui::Color32::from_rgb(0xf0, 0xb0, 0x40);
+const STALE_RED: egui::Color32 = egui::Color32::from_rgb(0xff, 0x5a, 0x5a);
 const DIM: egui::Color32 = egui::Color32::from_rgb(0x8a, 0x96, 0xad);
 
-fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapResource>, settings: Res<Settings>) -> Result {
+fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapResource>, settings: Res<Settings>, live: Option<Res<LiveFeed>>) -> Result {
     let ctx = contexts.ctx_mut()?;
     let frame = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(6, 12, 26, 235)).inner_margin(egui::Margin::symmetric(16, 8));
     let width = ctx.content_rect().width();
@@ -86,10 +91,26 @@ fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapReso
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let clock = picture.clock.map(|c| c.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into());
-                let source = match picture.source {
-                    Source::Demo { speed } => format!("演示数据 DEMO ×{} · {clock}", fmt_speed(speed)),
+                let (source, colour) = match &picture.source {
+                    Source::Demo { speed } => (format!("演示数据 DEMO ×{} · {clock}", fmt_speed(*speed)), ACCENT),
+                    Source::Live { .. } => match (&live, picture.freshness) {
+                        (Some(l), _) if matches!(l.conn, ConnState::Unauthorized(_)) => ("未授权 UNAUTHORISED · 401".to_owned(), STALE_RED),
+                        (_, Freshness::Live) => (format!("实时 LIVE · {clock}"), LIVE_GREEN),
+                        (_, Freshness::Delayed) => (format!("延迟 DELAYED · {clock}"), DELAY_AMBER),
+                        (_, Freshness::Stale) => (format!("中断 STALE · {clock}"), STALE_RED),
+                    },
                 };
-                ui.label(egui::RichText::new(source).size(15.0).color(ACCENT));
+                ui.label(egui::RichText::new(source).size(15.0).color(colour));
+                if let Some(l) = &live {
+                    let conn = match &l.conn {
+                        ConnState::Connecting => "连接中 connecting".to_owned(),
+                        ConnState::Live => "SSE".to_owned(),
+                        ConnState::Polling => "轮询 polling".to_owned(),
+                        ConnState::Retrying { reason, retry_in } => format!("重试 retry in {retry_in:.0} s · {reason}"),
+                        ConnState::Unauthorized(_) => "401".to_owned(),
+                    };
+                    ui.label(egui::RichText::new(conn).size(12.0).color(DIM));
+                }
                 ui.add_space(16.0);
                 let secs = picture.clock.map(|c| c.format("%H:%M:%S").to_string()).unwrap_or_default();
                 ui.label(egui::RichText::new(secs).size(22.0).monospace().color(egui::Color32::WHITE));
@@ -182,11 +203,15 @@ fn labels_ui(
             painter.text(egui::pos2(pos.x, pos.y), egui::Align2::CENTER_CENTER, name, egui::FontId::proportional(13.0), egui::Color32::from_rgb(0x3e, 0x4d, 0x6b));
         }
     }
-    // Larger units claim their label space first; a label that would overlap one already placed
-    // tries the other side of its point, and is left out when both are taken.
+    // The riskiest units claim label space first (then the larger ones); a label that would
+    // overlap one already placed tries below, right and left of its point, and is left out
+    // when all are taken.
     let font = egui::FontId::proportional(13.0);
     let mut order: Vec<&UnitView> = units.iter().collect();
-    order.sort_by(|a, b| b.area_m2.total_cmp(&a.area_m2));
+    order.sort_by(|a, b| {
+        let (sa, sb) = (a.transition.shown.unwrap_or(-1.0), b.transition.shown.unwrap_or(-1.0));
+        sb.total_cmp(&sa).then(b.area_m2.total_cmp(&a.area_m2))
+    });
     let mut placed: Vec<egui::Rect> = Vec::with_capacity(order.len());
     for unit in order {
         let height = ext.height_m(unit.transition.shown.unwrap_or(0.0));
@@ -198,6 +223,8 @@ fn labels_ui(
         let candidates = [
             egui::Rect::from_min_size(egui::pos2(pos.x - size.x / 2.0, pos.y - 6.0 - size.y), size),
             egui::Rect::from_min_size(egui::pos2(pos.x - size.x / 2.0, pos.y + 6.0), size),
+            egui::Rect::from_min_size(egui::pos2(pos.x + 6.0, pos.y - size.y / 2.0), size),
+            egui::Rect::from_min_size(egui::pos2(pos.x - 6.0 - size.x, pos.y - size.y / 2.0), size),
         ];
         let Some(rect) = candidates.into_iter().find(|r| placed.iter().all(|p| !p.expand(1.0).intersects(*r))) else { continue };
         placed.push(rect);
@@ -206,6 +233,28 @@ fn labels_ui(
         }
         painter.galley(rect.min, galley, egui::Color32::WHITE);
     }
+    Ok(())
+}
+
+/// Over a stale picture: a large watermark saying since when data stopped, so old data is
+/// never presented as live.
+fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: Option<Res<LiveFeed>>) -> Result {
+    let Some(live) = live else { return Ok(()) };
+    if picture.freshness != Freshness::Stale {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?;
+    let rect = ctx.content_rect();
+    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Middle, "stale-watermark".into()));
+    let since = live.last_contact_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_else(|| "启动 start".into());
+    let title = match &live.conn {
+        ConnState::Unauthorized(_) => "未授权 · 401 UNAUTHORISED".to_owned(),
+        _ => format!("数据中断 since {since}"),
+    };
+    let centre = rect.center();
+    painter.text(centre, egui::Align2::CENTER_CENTER, title, egui::FontId::proportional((rect.width() / 18.0).clamp(28.0, 160.0)), egui::Color32::from_rgba_unmultiplied(255, 90, 90, 200));
+    let sub = "DATA INTERRUPTED — last good picture shown, not live";
+    painter.text(centre + egui::vec2(0.0, (rect.width() / 24.0).clamp(24.0, 120.0)), egui::Align2::CENTER_CENTER, sub, egui::FontId::proportional((rect.width() / 60.0).clamp(14.0, 48.0)), egui::Color32::from_rgba_unmultiplied(255, 200, 200, 180));
     Ok(())
 }
 

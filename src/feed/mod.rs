@@ -1,6 +1,7 @@
 //! Where data comes from: recordings (the JSON Lines format), their replay, and the simulator
 //! that makes the built-in demo. No rendering here.
 
+pub mod live;
 pub mod recording;
 pub mod replay;
 pub mod simulate;

@@ -152,12 +152,23 @@ impl Recording {
     /// Parses recording text. Strips a UTF-8 byte-order mark, accepts LF and CRLF, skips blank
     /// lines, and ignores unknown fields. Never fails: bad lines land in `errors`.
     pub fn parse(text: &str) -> Self {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    /// Parses recording bytes line by line; a line that is not UTF-8 is reported and skipped
+    /// like any other bad line. In a `scores` record, an entry with a wrong type or a score
+    /// outside 0–100 is reported and dropped alone; the other entries apply.
+    pub fn parse_bytes(bytes: &[u8]) -> Self {
+        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         let mut header = None;
         let mut records = Vec::new();
         let mut errors = Vec::new();
-        for (i, line) in text.split('\n').enumerate() {
+        for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
             let n = i + 1;
+            let Ok(line) = std::str::from_utf8(raw) else {
+                errors.push(LineError { line: n, message: "not valid UTF-8".into() });
+                continue;
+            };
             let line = line.trim_end_matches('\r').trim();
             if line.is_empty() {
                 continue;
@@ -175,10 +186,10 @@ impl Recording {
                         });
                         continue;
                     }
-                    Err(_) => errors.push(LineError { line: n, message: "first line is not a recording header".into() }),
+                    Err(_) => errors.push(LineError { line: n, message: "first line is not a recording header; replaying it as a record".into() }),
                 }
             }
-            match serde_json::from_str::<Record>(line) {
+            match parse_record(line, n, &mut errors) {
                 Ok(r) => records.push((n, r)),
                 Err(e) => errors.push(LineError { line: n, message: format!("invalid record: {e}") }),
             }
@@ -198,7 +209,7 @@ impl Recording {
     /// # Errors
     /// Only when the file cannot be read; bad lines are in `errors`.
     pub fn read(path: &Path) -> std::io::Result<Self> {
-        Ok(Self::parse(&std::fs::read_to_string(path)?))
+        Ok(Self::parse_bytes(&std::fs::read(path)?))
     }
 
     /// Writes the recording as JSON Lines: the header, then one record per line.
@@ -214,6 +225,29 @@ impl Recording {
         }
         Ok(())
     }
+}
+
+/// Parses one record line; in a `scores` record each entry is checked alone and bad entries
+/// are reported (with the line and entry index) and dropped.
+fn parse_record(line: &str, n: usize, errors: &mut Vec<LineError>) -> Result<Record, serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_str(line)?;
+    if value.get("type").and_then(|t| t.as_str()) == Some("scores")
+        && let Some(entries) = value.get_mut("scores").and_then(|s| s.as_array_mut())
+    {
+        let mut index = 0;
+        entries.retain(|entry| {
+            let verdict = match serde_json::from_value::<ScoreEntry>(entry.clone()) {
+                Err(e) => Err(e.to_string()),
+                Ok(s) => s.score().validate().map_err(|e| format!("unit {}: {e}", s.unit)),
+            };
+            if let Err(message) = &verdict {
+                errors.push(LineError { line: n, message: format!("scores[{index}] dropped: {message}") });
+            }
+            index += 1;
+            verdict.is_ok()
+        });
+    }
+    serde_json::from_value(value)
 }
 
 #[cfg(test)]
@@ -233,11 +267,29 @@ mod tests {
         let r = Recording::parse(TEXT);
         assert_eq!(r.header.map, "m");
         let lines: Vec<usize> = r.records.iter().map(|(n, _)| *n).collect();
-        assert_eq!(lines, [2, 5, 6]);
+        assert_eq!(lines, [2, 4, 5, 6]);
         let bad: Vec<usize> = r.errors.iter().map(|e| e.line).collect();
+        // Line 4's only entry has a string total: the entry is dropped, the (empty) record stays.
         assert_eq!(bad, [4, 7]);
-        let alert = r.records[1].1.alert().unwrap();
+        let alert = r.records[2].1.alert().unwrap();
         assert_eq!((alert.severity, alert.status, alert.title.as_str()), (Severity::Critical, AlertStatus::New, "标题"));
+    }
+
+    #[test]
+    fn one_bad_entry_or_byte_does_not_cost_the_rest() {
+        let mut text = b"{\"format\":\"situation-wall-recording\",\"version\":1,\"map\":\"m\",\"start\":\"2026-11-29T08:00:00+08:00\"}\n".to_vec();
+        text.extend_from_slice(b"{\"t\":\"2026-11-29T08:00:00+08:00\",\"type\":\"alert\",\"id\":\"a\",\"unit\":\"1\",\"severity\":\"low\",\"category\":\"c\",\"title\":\"\xb1\xea\"}\n");
+        text.extend_from_slice(b"{\"t\":\"2026-11-29T08:00:00+08:00\",\"type\":\"scores\",\"scores\":[{\"unit\":\"1\",\"total\":null,\"threat\":1,\"asset\":1,\"compliance\":1},{\"unit\":\"2\",\"total\":150,\"threat\":1,\"asset\":1,\"compliance\":1},{\"unit\":\"3\",\"total\":30,\"threat\":1,\"asset\":1,\"compliance\":1}]}\n");
+        let r = Recording::parse_bytes(&text);
+        assert_eq!(r.errors.len(), 3, "{:?}", r.errors);
+        assert_eq!(r.errors[0].line, 2);
+        assert!(r.errors[0].message.contains("UTF-8"));
+        assert!(r.errors[1].message.starts_with("scores[0] dropped"));
+        assert!(r.errors[2].message.contains("unit 2"));
+        match &r.records[0].1.body {
+            RecordBody::Scores { scores } => assert_eq!(scores.iter().map(|s| s.unit.as_str()).collect::<Vec<_>>(), ["3"]),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

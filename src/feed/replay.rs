@@ -12,6 +12,9 @@ use crate::model::{Alert, Rejected, RiskState};
 pub struct ReplayStep {
     /// Number of records applied.
     pub applied: usize,
+    /// Indices (into the recording's records) of the records applied, in order; after a
+    /// restart, those of the new pass follow those of the old.
+    pub records: Vec<usize>,
     /// Alerts raised by those records, in order.
     pub new_alerts: Vec<Alert>,
     /// The replay reached the end and started over (the state was cleared first).
@@ -152,6 +155,7 @@ impl Replay {
         let recording = Arc::clone(&self.recording);
         while self.cursor < self.offsets.len() && self.offsets[self.cursor] <= self.elapsed_s {
             let (line, record) = &recording.records[self.cursor];
+            step.records.push(self.cursor);
             self.cursor += 1;
             self.newest = Some(self.newest.map_or(record.t, |n| n.max(record.t)));
             self.apply(*line, record, step);

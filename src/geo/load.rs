@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::Path;
 
 use geo::orient::{Direction, Orient};
-use geo::{Area, Coord, InteriorPoint, LineString, Polygon, Validation};
+use geo::{Area, Coord, InteriorPoint, Intersects, LineString, Polygon, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -405,6 +405,10 @@ fn read_feature(value: &Value, options: &LoadOptions, issues: &mut Issues) -> Op
         [lon, lat] => Some((lon.as_f64()?, lat.as_f64()?)),
         _ => None,
     });
+    let label = label.filter(|&(lon, lat)| (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)).map(|(lon, lat)| match options.crs {
+        Crs::Wgs84 => (lon, lat),
+        Crs::Gcj02 => gcj02_to_wgs84(lon, lat),
+    });
     Some(RawUnit { index: issues.index, id, name, kind: text("kind"), label, parts })
 }
 
@@ -456,19 +460,26 @@ fn project_unit(raw: RawUnit, projection: &LocalProjection, issues: &mut Issues)
     for (p, rings) in &raw.parts {
         let exterior = ring_m(&rings[0]);
         let mut holes = Vec::new();
+        if !exterior.coords().all(|c| c.x.is_finite() && c.y.is_finite()) {
+            issues.warn(Some(*p), "part dropped: it cannot be projected around this map's centre (too far away)".into());
+            continue;
+        }
+        let outer = Polygon::new(exterior.clone(), vec![]);
         for (r, ring) in rings.iter().enumerate().skip(1) {
             let hole = ring_m(ring);
-            if Polygon::new(hole.clone(), vec![]).unsigned_area() < MIN_AREA_M2 {
+            if degenerate(&hole) {
                 issues.warn(Some(*p), format!("hole {r} dropped: zero area"));
+            } else if !hole.coords().all(|c| outer.intersects(&geo::Point::from(*c))) {
+                issues.warn(Some(*p), format!("hole {r} dropped: it lies outside the outer ring"));
             } else {
                 holes.push(hole);
             }
         }
-        let polygon = Polygon::new(exterior, holes).orient(Direction::Default);
-        if polygon.unsigned_area() < MIN_AREA_M2 {
-            issues.warn(Some(*p), "part dropped: zero area".into());
+        if degenerate(&exterior) {
+            issues.warn(Some(*p), "part dropped: zero area (its ring encloses no area)".into());
             continue;
         }
+        let polygon = Polygon::new(exterior, holes).orient(Direction::Default);
         // Invalid rings (self-intersections, crossing holes) still load, since earcut copes with
         // many of them; the triangulation check in `mesh` catches the ones it cannot.
         if let Some(err) = polygon.validation_errors().first() {
@@ -502,5 +513,11 @@ fn project_unit(raw: RawUnit, projection: &LocalProjection, issues: &mut Issues)
     })
 }
 
-/// Parts and holes smaller than this many m² are treated as zero area.
-const MIN_AREA_M2: f64 = 1e-3;
+/// Whether a ring encloses no real area: less than 1e-4 of its perimeter squared (a 2 km
+/// sliver 10 m wide has 0.005; three collinear points projected give under 1e-5).
+fn degenerate(ring: &LineString<f64>) -> bool {
+    use geo::{Euclidean, Length};
+    let area = Polygon::new(ring.clone(), vec![]).unsigned_area();
+    let perimeter = Euclidean.length(ring);
+    !(area > 1e-4 * perimeter * perimeter && area > 1e-3)
+}

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One stop of a ramp: a 0–100 score and an sRGB colour as `#rrggbb`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RampStop {
     /// Score at which this colour applies, 0–100.
     pub score: f32,

@@ -86,6 +86,7 @@ impl Level {
 /// Lower bounds (0–100 scores) of the medium, high and critical levels. A score at a bound
 /// belongs to the higher level.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LevelThresholds {
     /// 中 from this score (default 40).
     pub medium: f32,

@@ -57,6 +57,8 @@ pub struct RiskState {
     alerts: BTreeMap<String, Alert>,
     /// Alert ids in arrival order.
     alert_order: Vec<String>,
+    /// Time of each alert's current status.
+    status_at: BTreeMap<String, DateTime<FixedOffset>>,
     /// Timestamp of the newest update applied, if any.
     pub last_update: Option<DateTime<FixedOffset>>,
 }
@@ -111,10 +113,16 @@ impl RiskState {
     /// Changes an alert's status.
     ///
     /// # Errors
-    /// [`Rejected::UnknownAlert`] for an id never seen.
+    /// [`Rejected::UnknownAlert`] for an id never seen; [`Rejected::Older`] when the change is
+    /// older than the alert's current status (a late `in_progress` cannot reopen it).
     pub fn apply_status(&mut self, id: &str, status: AlertStatus, at: DateTime<FixedOffset>) -> Result<(), Rejected> {
         let alert = self.alerts.get_mut(id).ok_or_else(|| Rejected::UnknownAlert(id.to_owned()))?;
+        let shown = self.status_at.get(id).copied().unwrap_or(alert.time);
+        if at < shown {
+            return Err(Rejected::Older { unit: alert.unit.clone(), at: at.to_rfc3339(), shown: shown.to_rfc3339() });
+        }
         alert.status = status;
+        self.status_at.insert(id.to_owned(), at);
         self.touch(at);
         Ok(())
     }
@@ -207,6 +215,8 @@ mod tests {
         s.apply_alert(a("b")).unwrap();
         assert_eq!(s.apply_alert(a("a")), Err(Rejected::DuplicateAlert("a".into())));
         s.apply_status("a", AlertStatus::Closed, t("2026-11-29T09:00:00+08:00")).unwrap();
+        assert!(s.apply_status("a", AlertStatus::InProgress, t("2026-11-29T08:30:00+08:00")).is_err(), "late change cannot reopen");
+        assert_eq!(s.alert("a").unwrap().status, AlertStatus::Closed);
         let ids: Vec<_> = s.alerts_newest_first().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["b", "a"]);
         assert_eq!(s.open_alerts(), 1);

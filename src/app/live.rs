@@ -1,0 +1,141 @@
+//! Live mode: drains the live client's channel into the picture each frame, tracks the
+//! connection and the data's freshness (live / delayed / stale), and logs rejected records
+//! once per kind.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use bevy::prelude::*;
+use chrono::{DateTime, Local};
+use crossbeam_channel::Receiver;
+
+use super::Picture;
+use crate::api::RejectKind;
+use crate::feed::live::{ConnState, FeedMsg};
+
+/// How current the picture is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Freshness {
+    /// Data arrived within `delayed_s`.
+    #[default]
+    Live,
+    /// Nothing for longer than `delayed_s`.
+    Delayed,
+    /// Nothing for longer than `stale_s`: the wall desaturates and says since when.
+    Stale,
+}
+
+/// Freshness thresholds, seconds since the last contact with the backend.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FreshnessThresholds {
+    /// Delayed after this many seconds.
+    pub delayed_s: f64,
+    /// Stale after this many seconds.
+    pub stale_s: f64,
+}
+
+impl FreshnessThresholds {
+    /// Freshness after `age_s` seconds without contact (`None`: never had contact).
+    pub fn classify(&self, age_s: Option<f64>) -> Freshness {
+        match age_s {
+            None => Freshness::Stale,
+            Some(a) if a > self.stale_s => Freshness::Stale,
+            Some(a) if a > self.delayed_s => Freshness::Delayed,
+            Some(_) => Freshness::Live,
+        }
+    }
+}
+
+/// The live feed as the app sees it.
+#[derive(Resource)]
+pub struct LiveFeed {
+    /// Updates from the client thread.
+    pub rx: Receiver<FeedMsg>,
+    /// Where it connects (for the header).
+    pub url: String,
+    /// Connection state.
+    pub conn: ConnState,
+    /// When bytes last arrived.
+    pub last_contact: Option<Instant>,
+    /// Wall-clock time of the last contact, for "since when".
+    pub last_contact_at: Option<DateTime<Local>>,
+    /// Records rejected so far, per kind.
+    pub rejected: BTreeMap<RejectKind, usize>,
+    /// The last failure logged, to log each distinct failure once in a row.
+    last_failure: Option<String>,
+    /// Thresholds.
+    pub thresholds: FreshnessThresholds,
+}
+
+impl LiveFeed {
+    /// A feed reading `rx`.
+    pub fn new(rx: Receiver<FeedMsg>, url: String, thresholds: FreshnessThresholds) -> Self {
+        Self { rx, url, conn: ConnState::Connecting, last_contact: None, last_contact_at: None, rejected: BTreeMap::new(), last_failure: None, thresholds }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(PreUpdate, drain_live.run_if(resource_exists::<LiveFeed>));
+}
+
+/// Applies every pending update (newest wins) and recomputes freshness.
+pub fn drain_live(mut feed: ResMut<LiveFeed>, mut picture: ResMut<Picture>) {
+    let mut changed = false;
+    while let Ok(msg) = feed.rx.try_recv() {
+        changed |= crate::feed::live::apply(&mut picture.state, &msg);
+        match msg {
+            FeedMsg::Contact => {
+                feed.last_contact = Some(Instant::now());
+                feed.last_contact_at = Some(Local::now());
+            }
+            FeedMsg::State(s) => {
+                if s != feed.conn {
+                    match &s {
+                        ConnState::Unauthorized(m) => error!("live feed {}: {m}", feed.url),
+                        ConnState::Live => info!("live feed {}: following the event stream", feed.url),
+                        ConnState::Polling => warn!("live feed {}: no event stream; polling", feed.url),
+                        _ => {}
+                    }
+                    feed.conn = s;
+                }
+            }
+            FeedMsg::Rejected { kind, count } => {
+                let total = feed.rejected.entry(kind).or_insert(0);
+                if *total == 0 {
+                    warn!("live feed: rejected a record ({}); further ones are counted, not logged", kind.describe());
+                }
+                *total += count;
+            }
+            FeedMsg::Failed(m) => {
+                if feed.last_failure.as_ref() != Some(&m) {
+                    warn!("live feed {}: {m}", feed.url);
+                    feed.last_failure = Some(m);
+                }
+            }
+            _ => {}
+        }
+    }
+    if changed {
+        picture.generation += 1;
+    }
+    let age = feed.last_contact.map(|t| t.elapsed().as_secs_f64());
+    let freshness = feed.thresholds.classify(age);
+    if picture.freshness != freshness {
+        picture.freshness = freshness;
+    }
+    picture.clock = picture.state.last_update;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_follows_the_thresholds() {
+        let t = FreshnessThresholds { delayed_s: 10.0, stale_s: 30.0 };
+        assert_eq!(t.classify(None), Freshness::Stale);
+        assert_eq!(t.classify(Some(0.5)), Freshness::Live);
+        assert_eq!(t.classify(Some(10.5)), Freshness::Delayed);
+        assert_eq!(t.classify(Some(30.5)), Freshness::Stale);
+    }
+}
