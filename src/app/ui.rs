@@ -106,7 +106,11 @@ fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapReso
                         ConnState::Connecting => "连接中 connecting".to_owned(),
                         ConnState::Live => "SSE".to_owned(),
                         ConnState::Polling => "轮询 polling".to_owned(),
-                        ConnState::Retrying { reason, retry_in } => format!("重试 retry in {retry_in:.0} s · {reason}"),
+                        ConnState::Retrying { reason, retry_in } => {
+                            let short: String = reason.chars().take(40).collect();
+                            let cut = if short.len() < reason.len() { "…" } else { "" };
+                            format!("重试 retry in {retry_in:.0} s · {short}{cut}")
+                        }
                         ConnState::Unauthorized(_) => "401".to_owned(),
                     };
                     ui.label(egui::RichText::new(conn).size(12.0).color(DIM));
@@ -249,6 +253,7 @@ fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: O
     let since = live.last_contact_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_else(|| "启动 start".into());
     let title = match &live.conn {
         ConnState::Unauthorized(_) => "未授权 · 401 UNAUTHORISED".to_owned(),
+        _ if live.last_contact_at.is_none() => "未连接 · 无数据 NO DATA YET".to_owned(),
         _ => format!("数据中断 since {since}"),
     };
     let centre = rect.center();

@@ -50,7 +50,7 @@ pub struct LiveOptions {
 
 impl LiveOptions {
     /// Defaults for `base_url`: 5 s connect, 10 s request, 16 MiB bodies, 45 s idle, 5 s
-    /// polling, backoff 1–60 s.
+    /// polling, backoff 1–30 s.
     pub fn new(base_url: &str) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -62,7 +62,7 @@ impl LiveOptions {
             idle_timeout: Duration::from_secs(45),
             poll_interval: Duration::from_secs(5),
             backoff_min: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(30),
         }
     }
 }
