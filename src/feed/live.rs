@@ -285,16 +285,22 @@ impl Client {
         }
     }
 
+    /// Validates a snapshot's scores and a page of alerts item by item, reporting the rejects.
+    fn decode(&self, snap: &ScoresSnapshot, page: &AlertsPage) -> (Vec<ScoreItem>, Vec<Alert>) {
+        let known = self.known_fn();
+        let known_dyn = known.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
+        let (scores, mut rejected) = api::decode_scores(&snap.scores, known_dyn);
+        let (alerts, bad) = api::decode_alerts(&page.alerts, known_dyn);
+        rejected.extend(bad);
+        self.report(rejected);
+        (scores, alerts)
+    }
+
     /// Takes a snapshot of scores and all alerts; returns the event id to resume after.
     async fn snapshot(&self) -> Result<u64, FeedError> {
         let snap: ScoresSnapshot = self.get_json("/scores").await?;
         let page: AlertsPage = self.get_json("/alerts?since=0").await?;
-        let known = self.known_fn();
-        let known_dyn = known.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
-        let (scores, mut rejected) = api::decode_scores(&snap.scores, known_dyn);
-        let (alerts, bad_alerts) = api::decode_alerts(&page.alerts, known_dyn);
-        rejected.extend(bad_alerts);
-        self.report(rejected);
+        let (scores, alerts) = self.decode(&snap, &page);
         self.send(FeedMsg::Snapshot { as_of: snap.as_of, scores, alerts });
         Ok(snap.last_event_id)
     }
@@ -408,12 +414,7 @@ impl Client {
             let snap: ScoresSnapshot = self.get_json("/scores").await?;
             let page: AlertsPage = self.get_json(&format!("/alerts?since={cursor}")).await?;
             backoff.reset();
-            let known = self.known_fn();
-            let known_dyn = known.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
-            let (scores, mut rejected) = api::decode_scores(&snap.scores, known_dyn);
-            let (alerts, bad) = api::decode_alerts(&page.alerts, known_dyn);
-            rejected.extend(bad);
-            self.report(rejected);
+            let (scores, alerts) = self.decode(&snap, &page);
             self.send(FeedMsg::Scores { as_of: snap.as_of, scores });
             for a in alerts {
                 self.send(FeedMsg::Alert(a));

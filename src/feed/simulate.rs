@@ -88,6 +88,21 @@ const CATEGORIES: [(&str, &str); 8] = [
     ("拒绝服务", "对外服务流量异常"),
 ];
 
+/// The record of a new alert on `unit`, titled "<unit name> <what>".
+fn new_alert(t: DateTime<FixedOffset>, id: &str, unit: &SimUnit, severity: Severity, category: &str, what: &str) -> Record {
+    Record {
+        t,
+        body: RecordBody::Alert {
+            id: id.to_owned(),
+            unit: unit.id.clone(),
+            severity,
+            category: category.to_owned(),
+            title: format!("{} {what}", unit.name),
+            status: AlertStatus::New,
+        },
+    }
+}
+
 fn r1(v: f64) -> f32 {
     ((v.clamp(0.0, 100.0) * 10.0).round() / 10.0) as f32
 }
@@ -165,17 +180,7 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
                 let at = minute + 40 * k as i64;
                 let ta = start + TimeDelta::minutes(at);
                 let id = new_id(ta);
-                records.push(Record {
-                    t: ta,
-                    body: RecordBody::Alert {
-                        id: id.clone(),
-                        unit: units[u].id.clone(),
-                        severity: sev,
-                        category: category.to_owned(),
-                        title: format!("{} {what}{tag}", units[u].name),
-                        status: AlertStatus::New,
-                    },
-                });
+                records.push(new_alert(ta, &id, &units[u], sev, category, &format!("{what}{tag}")));
                 incidents.push_back(Incident {
                     unit: u,
                     alert_id: id,
@@ -201,17 +206,7 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
                 let (category, what) = CATEGORIES[rng.random_range(0..CATEGORIES.len())];
                 let id = new_id(t);
                 let progress_at = minute + rng.random_range(10..40);
-                records.push(Record {
-                    t,
-                    body: RecordBody::Alert {
-                        id: id.clone(),
-                        unit: units[u].id.clone(),
-                        severity: sev,
-                        category: category.to_owned(),
-                        title: format!("{} {what}", units[u].name),
-                        status: AlertStatus::New,
-                    },
-                });
+                records.push(new_alert(t, &id, &units[u], sev, category, what));
                 incidents.push_back(Incident {
                     unit: u,
                     alert_id: id,
