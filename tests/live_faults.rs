@@ -88,9 +88,9 @@ fn every_http_failure_ends_in_bounded_time_and_keeps_the_last_good_state() {
                 tokio::spawn(respond(sock, scores));
             } else if path.starts_with("/api/v1/alerts") {
                 let body = r#"{"alerts":[],"next":0}"#;
-                let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()).as_bytes()).await;
+                let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
             } else {
-                let _ = sock.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n").await;
+                let _ = sock.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
             }
         }
     });
@@ -140,4 +140,61 @@ fn every_http_failure_ends_in_bounded_time_and_keeps_the_last_good_state() {
     // Never more than one request in flight: arrivals are at least the deadline apart for the
     // hanging ones, and there are few requests overall.
     assert!(log.len() <= 8, "{} requests", log.len());
+}
+
+/// Case 017: a Python backend's `NaN` / `Infinity` tokens. Strict JSON: the whole poll fails
+/// with a parse error naming the position, and every unit keeps its baseline.
+#[test]
+fn nan_tokens_fail_the_poll_and_keep_the_baseline() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        let mut scores = 0;
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let path = String::from_utf8_lossy(&head).split_whitespace().nth(1).unwrap_or("").to_owned();
+            let body = if path.starts_with("/api/v1/scores") {
+                scores += 1;
+                if scores == 1 {
+                    snapshot(50)
+                } else {
+                    r#"{"as_of":"2026-11-29T08:01:00+08:00","last_event_id":0,"scores":[{"unit":"1","total":NaN,"threat":1,"asset":1,"compliance":Infinity}]}"#.to_owned()
+                }
+            } else if path.starts_with("/api/v1/alerts") {
+                r#"{"alerts":[],"next":0}"#.to_owned()
+            } else {
+                let _ = sock.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                continue;
+            };
+            let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+        }
+    });
+    let mut o = LiveOptions::new(&format!("http://{addr}"));
+    o.poll_interval = Duration::from_millis(100);
+    o.backoff_min = Duration::from_millis(100);
+    o.backoff_max = Duration::from_millis(200);
+    let rx = live::spawn(o, None);
+    let mut state = RiskState::new();
+    let mut failures = Vec::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let Ok(m) = rx.recv_timeout(Duration::from_millis(100)) else { continue };
+        live::apply(&mut state, &m);
+        if let FeedMsg::Failed(f) = m {
+            failures.push(f);
+        }
+    }
+    assert_eq!(state.score("1").map(|s| s.total), Some(50.0), "baseline kept; failures {failures:?}");
+    assert!(state.units().all(|(_, u)| u.score.is_some_and(|s| s.validate().is_ok())));
+    let parse = failures.iter().find(|f| f.contains("invalid JSON")).unwrap_or_else(|| panic!("{failures:?}"));
+    assert!(parse.contains("line 1 column"), "names the position: {parse}");
 }
