@@ -129,6 +129,39 @@ pub fn drain_live(mut feed: ResMut<LiveFeed>, mut picture: ResMut<Picture>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ScoreItem;
+    use crate::app::Source;
+    use crate::model::RiskState;
+    use std::time::Duration;
+
+    /// The app's side of an outage: with contact the picture is live; without it, it turns
+    /// delayed, then stale, keeping the last good scores; contact again makes it live.
+    #[test]
+    fn the_picture_goes_stale_keeps_its_state_and_recovers() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .insert_resource(Picture { state: RiskState::new(), source: Source::Live { url: "t".into() }, clock: None, generation: 0, freshness: Freshness::Live })
+            .insert_resource(LiveFeed::new(rx, "t".into(), FreshnessThresholds { delayed_s: 0.15, stale_s: 0.3 }))
+            .add_systems(Update, drain_live);
+        let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();
+        tx.send(FeedMsg::Contact).unwrap();
+        let item = ScoreItem { unit: "1".into(), total: 40.0, threat: 1.0, asset: 1.0, compliance: 1.0, level: None };
+        tx.send(FeedMsg::Scores { as_of, scores: vec![item] }).unwrap();
+        app.update();
+        let freshness = |app: &App| app.world().resource::<Picture>().freshness;
+        assert_eq!(freshness(&app), Freshness::Live);
+        std::thread::sleep(Duration::from_millis(200));
+        app.update();
+        assert_eq!(freshness(&app), Freshness::Delayed);
+        std::thread::sleep(Duration::from_millis(200));
+        app.update();
+        assert_eq!(freshness(&app), Freshness::Stale);
+        assert_eq!(app.world().resource::<Picture>().state.score("1").unwrap().total, 40.0, "last good state kept");
+        tx.send(FeedMsg::Contact).unwrap();
+        app.update();
+        assert_eq!(freshness(&app), Freshness::Live);
+    }
 
     #[test]
     fn freshness_follows_the_thresholds() {

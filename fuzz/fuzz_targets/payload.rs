@@ -1,0 +1,8 @@
+//! Live payloads: a score event's items decode one by one; none out of range gets through.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(e) = serde_json::from_slice::<situation_wall::api::ScoreEvent>(data) {
+        let (ok, _) = situation_wall::api::decode_scores(&e.scores, None);
+        assert!(ok.iter().all(|s| s.score().validate().is_ok()));
+    }
+});
