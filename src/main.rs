@@ -33,6 +33,9 @@ struct Cli {
     /// Follow this backend (base URL, e.g. http://127.0.0.1:8080) instead of the demo.
     #[arg(long)]
     live: Option<String>,
+    /// With --live: also write the feed to this recording file.
+    #[arg(long)]
+    record: Option<PathBuf>,
     /// Replay speed: recording seconds per second (default from config, 60).
     #[arg(long)]
     speed: Option<f64>,
@@ -92,6 +95,18 @@ enum Command {
         /// Events kept for Last-Event-ID resumption.
         #[arg(long, default_value_t = 10_000)]
         retain_events: usize,
+    },
+    /// Record a live backend's feed as a recording that demo mode and `serve` replay.
+    Record {
+        /// Backend base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        from: String,
+        /// Output JSON Lines file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop after this many seconds (default: until interrupted; every line is flushed).
+        #[arg(long)]
+        seconds: Option<f64>,
     },
     /// Simulate a recording for the map's units (see docs/recording-format.md).
     Simulate {
@@ -157,6 +172,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("wrote {n} records to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Record { from, out, seconds }) => {
+            let config = Config::load(cli.config.as_deref())?;
+            let options = config.live.options(&from)?;
+            let file = std::fs::File::create(&out).map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;
+            let mut recorder = situation_wall::feed::record::Recorder::new(std::io::BufWriter::new(file), "chaoyang-110105", &format!("recorded from {from} by situation-wall record"));
+            let rx = situation_wall::feed::live::spawn(options, None);
+            let until = seconds.map(|s| std::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+            let mut written = 0usize;
+            loop {
+                if until.is_some_and(|u| std::time::Instant::now() >= u) {
+                    break;
+                }
+                match rx.recv_timeout(Duration::from_millis(200)) {
+                    Ok(situation_wall::feed::live::FeedMsg::State(s)) => eprintln!("record: {s:?}"),
+                    Ok(situation_wall::feed::live::FeedMsg::Failed(f)) => eprintln!("record: {f}"),
+                    Ok(situation_wall::feed::live::FeedMsg::Contact | situation_wall::feed::live::FeedMsg::Rejected { .. }) => {}
+                    Ok(m) => {
+                        recorder.record(&m)?;
+                        written += 1;
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            println!("recorded {written} messages to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Serve { recording, addr, speed, map, token_env, retain_events }) => {
             anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be a positive number");
             let recording = recording.unwrap_or_else(|| config::resolve(config::DEFAULT_RECORDING.as_ref()));
@@ -189,7 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(cli.seek_hours.is_finite() && cli.seek_hours >= 0.0, "--seek-hours must be >= 0");
             let url = cli.live.clone().unwrap_or_else(|| config.live.url.clone());
             let live = if url.is_empty() { None } else { Some(config.live.options(&url)?) };
-            app::run(RunOptions { config, map: cli.map, recording, live, speed, seek_s: cli.seek_hours * 3600.0, capture, cjk_font: !cli.no_cjk_font })?;
+            app::run(RunOptions { config, map: cli.map, recording, live, record: cli.record, speed, seek_s: cli.seek_hours * 3600.0, capture, cjk_font: !cli.no_cjk_font })?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -170,3 +170,41 @@ fn a_wrong_token_is_refused_clearly() {
     assert_eq!(totals(&state).len(), UNITS);
     handle.abort();
 }
+
+#[test]
+fn a_recorded_live_feed_replays_to_the_same_state() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // 6 simulated hours at 7 200×: 3 s.
+    let opts = options(7200.0, None, None);
+    let recording = Arc::clone(&opts.recording);
+    let handle = rt.block_on(server::start(opts, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let rx = client(handle.addr, None);
+    let mut recorder = situation_wall::feed::record::Recorder::new(Vec::new(), "test", "recorded in a test");
+    let mut state = RiskState::new();
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if let Ok(m) = rx.recv_timeout(Duration::from_millis(100)) {
+            live::apply(&mut state, &m);
+            recorder.record(&m).unwrap();
+        }
+    }
+    handle.abort();
+    let text = String::from_utf8(recorder.into_inner()).unwrap();
+    let recorded = situation_wall::feed::Recording::parse(&text);
+    assert!(recorded.errors.is_empty(), "{:?}", recorded.errors);
+    let replay_end = |rec: Arc<situation_wall::feed::Recording>| {
+        let mut r = situation_wall::feed::Replay::new(rec, 1.0, false, 1e9);
+        r.seek(f64::MAX);
+        r.state().clone()
+    };
+    let from_recording = replay_end(Arc::new(recorded));
+    let original = replay_end(recording);
+    assert_eq!(totals(&from_recording), totals(&original));
+    assert_eq!(totals(&from_recording), totals(&state));
+    let ids = |s: &RiskState| {
+        let mut v: Vec<(String, String)> = s.alerts_newest_first().map(|a| (a.id.clone(), format!("{:?}", a.status))).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&from_recording), ids(&original));
+}

@@ -78,11 +78,22 @@ pub(super) fn plugin(app: &mut App) {
     app.add_systems(PreUpdate, drain_live.run_if(resource_exists::<LiveFeed>));
 }
 
-/// Applies every pending update (newest wins) and recomputes freshness.
-pub fn drain_live(mut feed: ResMut<LiveFeed>, mut picture: ResMut<Picture>) {
+/// `--record FILE`: the live feed written as a recording while it is shown.
+#[derive(Resource)]
+pub struct LiveRecorder(pub crate::feed::record::Recorder<std::io::BufWriter<std::fs::File>>);
+
+/// Applies every pending update (newest wins), records it when asked, and recomputes
+/// freshness.
+pub fn drain_live(mut feed: ResMut<LiveFeed>, mut picture: ResMut<Picture>, mut recorder: Option<ResMut<LiveRecorder>>) {
     let mut changed = false;
     while let Ok(msg) = feed.rx.try_recv() {
         changed |= crate::feed::live::apply(&mut picture.state, &msg);
+        if let Some(r) = recorder.as_mut()
+            && let Err(e) = r.0.record(&msg)
+        {
+            error!("--record: cannot write: {e}; recording stopped");
+            recorder = None;
+        }
         match msg {
             FeedMsg::Contact => {
                 feed.last_contact = Some(Instant::now());

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub recording: PathBuf,
     /// Follow this backend instead of replaying.
     pub live: Option<crate::feed::live::LiveOptions>,
+    /// Write the live feed to this recording while showing it.
+    pub record: Option<PathBuf>,
     /// Replay speed, recording seconds per second.
     pub speed: f64,
     /// Where replay starts, recording seconds from its start.
@@ -198,6 +200,12 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         Feed::Demo(d) => app.insert_resource(d),
         Feed::Live(l) => app.insert_resource(l),
     };
+    if let Some(path) = &options.record {
+        anyhow::ensure!(options.live.is_some(), "--record needs --live: it records the live feed");
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let recorder = crate::feed::record::Recorder::new(std::io::BufWriter::new(file), "chaoyang-110105", "recorded live by situation-wall --record");
+        app.insert_resource(live::LiveRecorder(recorder));
+    }
     if let Some(plan) = options.capture {
         app.add_plugins(capture::plugin(plan));
     }

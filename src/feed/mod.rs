@@ -2,6 +2,7 @@
 //! that makes the built-in demo. No rendering here.
 
 pub mod live;
+pub mod record;
 pub mod recording;
 pub mod replay;
 pub mod simulate;

@@ -1,0 +1,102 @@
+//! Writing a live feed as a recording (`situation-wall record`, `--record FILE`), so demo mode
+//! and `serve` can replay it exactly.
+
+use std::io::Write;
+
+use chrono::{DateTime, FixedOffset};
+
+use super::live::FeedMsg;
+use super::recording::{FORMAT_NAME, FORMAT_VERSION, Record, RecordBody, RecordingHeader, ScoreEntry};
+use crate::api::ScoreItem;
+use crate::model::{Alert, AlertStatus};
+
+/// Turns feed messages into recording lines, flushing each, so a recording cut short by a
+/// crash still replays up to its last line.
+pub struct Recorder<W: Write> {
+    out: W,
+    map: String,
+    description: String,
+    started: bool,
+}
+
+fn entries(scores: &[ScoreItem]) -> Vec<ScoreEntry> {
+    scores
+        .iter()
+        .map(|s| ScoreEntry { unit: s.unit.clone(), total: s.total, threat: s.threat, asset: s.asset, compliance: s.compliance })
+        .collect()
+}
+
+fn alert_record(a: &Alert) -> Record {
+    Record {
+        t: a.time,
+        body: RecordBody::Alert {
+            id: a.id.clone(),
+            unit: a.unit.clone(),
+            severity: a.severity,
+            category: a.category.clone(),
+            title: a.title.clone(),
+            status: a.status,
+        },
+    }
+}
+
+impl<W: Write> Recorder<W> {
+    /// A recorder writing to `out`; the header (with `map` and `description`) is written
+    /// before the first record, with that record's time as the start.
+    pub fn new(out: W, map: &str, description: &str) -> Self {
+        Self { out, map: map.to_owned(), description: description.to_owned(), started: false }
+    }
+
+    fn write(&mut self, record: &Record) -> std::io::Result<()> {
+        if !self.started {
+            let header = RecordingHeader {
+                format: FORMAT_NAME.into(),
+                version: FORMAT_VERSION,
+                map: self.map.clone(),
+                start: record.t,
+                description: self.description.clone(),
+            };
+            serde_json::to_writer(&mut self.out, &header)?;
+            self.out.write_all(b"\n")?;
+            self.started = true;
+        }
+        serde_json::to_writer(&mut self.out, record)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    fn scores(&mut self, as_of: DateTime<FixedOffset>, scores: &[ScoreItem]) -> std::io::Result<()> {
+        self.write(&Record { t: as_of, body: RecordBody::Scores { scores: entries(scores) } })
+    }
+
+    /// The output, once done.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// Writes the records a message stands for; connection messages write nothing.
+    ///
+    /// # Errors
+    /// I/O errors of the output.
+    pub fn record(&mut self, msg: &FeedMsg) -> std::io::Result<()> {
+        match msg {
+            FeedMsg::Snapshot { as_of, scores, alerts } => {
+                self.scores(*as_of, scores)?;
+                for a in alerts {
+                    // A snapshot's alert arrives with its current status: raise it as new,
+                    // then move it on at the snapshot's time.
+                    let status = a.status;
+                    self.write(&alert_record(&Alert { status: AlertStatus::New, ..a.clone() }))?;
+                    if status != AlertStatus::New {
+                        self.write(&Record { t: (*as_of).max(a.time), body: RecordBody::AlertStatus { id: a.id.clone(), status } })?;
+                    }
+                }
+                Ok(())
+            }
+            FeedMsg::Scores { as_of, scores } => self.scores(*as_of, scores),
+            FeedMsg::Alert(a) => self.write(&alert_record(a)),
+            FeedMsg::AlertStatus(e) => self.write(&Record { t: e.at, body: RecordBody::AlertStatus { id: e.id.clone(), status: e.status } }),
+            _ => Ok(()),
+        }
+    }
+}
