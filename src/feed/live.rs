@@ -235,8 +235,10 @@ struct Client {
     options: LiveOptions,
     known: Option<Arc<HashSet<String>>>,
     tx: Sender<FeedMsg>,
-    /// The newest `retry:` field the event stream sent.
-    retry_hint: std::cell::Cell<Duration>,
+    /// The newest `retry:` field the event stream sent, milliseconds. Read from the raw bytes:
+    /// eventsource-stream drops a `retry:` that comes in a block without data, which is how
+    /// servers usually send it.
+    retry_hint_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Client {
@@ -326,17 +328,20 @@ impl Client {
         backoff.reset();
         let idle = self.options.idle_timeout;
         let tx = self.tx.clone();
-        let bytes = stream::unfold(Some(resp), move |resp| {
+        let retry = Arc::clone(&self.retry_hint_ms);
+        let bytes = stream::unfold((Some(resp), String::new()), move |(resp, mut tail)| {
             let tx = tx.clone();
+            let retry = Arc::clone(&retry);
             async move {
                 let mut resp = resp?;
                 match tokio::time::timeout(idle, resp.chunk()).await {
-                    Err(_) => Some((Err(FeedError::Idle(idle)), None)),
-                    Ok(Err(e)) => Some((Err(transport(e)), None)),
+                    Err(_) => Some((Err(FeedError::Idle(idle)), (None, tail))),
+                    Ok(Err(e)) => Some((Err(transport(e)), (None, tail))),
                     Ok(Ok(None)) => None,
                     Ok(Ok(Some(chunk))) => {
                         let _ = tx.send(FeedMsg::Contact);
-                        Some((Ok::<Bytes, FeedError>(chunk), Some(resp)))
+                        scan_retry(&mut tail, &chunk, &retry);
+                        Some((Ok::<Bytes, FeedError>(chunk), (Some(resp), tail)))
                     }
                 }
             }
@@ -348,12 +353,6 @@ impl Client {
                 Err(eventsource_stream::EventStreamError::Transport(e)) => return Err(e),
                 Err(e) => return Err(FeedError::Parse(e.to_string())),
             };
-            if let Some(retry) = event.retry {
-                self.retry_hint.set(retry);
-            }
-            if event.event.is_empty() && event.data.is_empty() {
-                continue; // a retry-only or id-only block
-            }
             let Ok(id) = event.id.trim().parse::<u64>() else {
                 self.send(FeedMsg::Failed(format!("event without a numeric id ({:?}) ignored", event.event)));
                 continue;
@@ -426,6 +425,24 @@ impl Client {
     }
 }
 
+/// Finds complete `retry: N` lines in the event stream's bytes (carrying a partial last line
+/// in `tail`, at most 1 KiB) and stores the newest N, in milliseconds.
+fn scan_retry(tail: &mut String, chunk: &[u8], retry_ms: &std::sync::atomic::AtomicU64) {
+    tail.push_str(&String::from_utf8_lossy(chunk));
+    let complete = tail.rfind('\n').map_or(0, |i| i + 1);
+    for line in tail[..complete].split('\n') {
+        if let Some(v) = line.trim_end_matches('\r').strip_prefix("retry:")
+            && let Ok(ms) = v.trim().parse::<u64>()
+        {
+            retry_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    tail.drain(..complete);
+    if tail.len() > 1024 {
+        tail.clear();
+    }
+}
+
 fn check_status(resp: &reqwest::Response) -> Result<(), FeedError> {
     let status = resp.status();
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -447,7 +464,7 @@ async fn run(options: LiveOptions, known: Option<Arc<HashSet<String>>>, tx: Send
         }
     };
     let mut backoff = Backoff { attempt: 0, min: options.backoff_min, max: options.backoff_max };
-    let client = Client { http, options, known, tx, retry_hint: std::cell::Cell::new(Duration::ZERO) };
+    let client = Client { http, options, known, tx, retry_hint_ms: Arc::default() };
     let mut last_id: Option<u64> = None;
     loop {
         let error = match last_id {
@@ -490,7 +507,7 @@ async fn run(options: LiveOptions, known: Option<Arc<HashSet<String>>>, tx: Send
             e => (e.to_string(), backoff.next(None)),
         };
         // The stream's own `retry:` advice is a floor for the reconnection delay.
-        let wait = wait.max(client.retry_hint.get());
+        let wait = wait.max(Duration::from_millis(client.retry_hint_ms.load(std::sync::atomic::Ordering::Relaxed)));
         let ok = client.send(FeedMsg::State(ConnState::Retrying { reason: reason.clone(), retry_in: wait.as_secs_f64() }))
             && client.send(FeedMsg::Failed(reason));
         if !ok {
