@@ -55,18 +55,23 @@ pub fn check_map(path: &Path, options: &LoadOptions) -> anyhow::Result<(String, 
     Ok((out, map.units.len()))
 }
 
-/// Simulates a recording for the units of `map` (see [`crate::feed::simulate`]) and writes it
-/// to `out`. Returns the number of records.
+/// Simulates a recording for the units of `map` and the point units in `bureaus` (see
+/// [`crate::feed::simulate`]) and writes it to `out`. Returns the number of records.
 ///
 /// # Errors
 /// When the map cannot be loaded or the file cannot be written.
-pub fn simulate_to_file(map: &Path, seed: u64, hours: u32, start: DateTime<FixedOffset>, out: &Path) -> anyhow::Result<usize> {
+pub fn simulate_to_file(map: &Path, bureaus: Option<&Path>, seed: u64, hours: u32, start: DateTime<FixedOffset>, out: &Path) -> anyhow::Result<usize> {
     let data = geo::load_geojson_file(map, &LoadOptions::default())?;
-    let units: Vec<SimUnit> = data
+    let mut units: Vec<SimUnit> = data
         .units
         .iter()
         .map(|u| SimUnit { id: u.id.clone(), name: u.name.clone(), kind: u.kind.clone().unwrap_or_default() })
         .collect();
+    if let Some(path) = bureaus {
+        let (points, errors) = geo::load_point_units(path, &data.projection).with_context(|| format!("reading {}", path.display()))?;
+        anyhow::ensure!(errors.is_empty(), "{}: {}", path.display(), errors.join("; "));
+        units.extend(points.into_iter().map(|p| SimUnit { id: p.id, name: p.name, kind: p.kind }));
+    }
     anyhow::ensure!(!units.is_empty(), "map {} has no units", map.display());
     let map_id = map.file_stem().and_then(|s| s.to_str()).unwrap_or("map");
     let map_id = if map_id == "chaoyang_schematic" { "chaoyang-110105" } else { map_id };
@@ -79,14 +84,14 @@ pub fn simulate_to_file(map: &Path, seed: u64, hours: u32, start: DateTime<Fixed
     Ok(recording.records.len())
 }
 
-/// The units of a map as the contract's `/units` lists them (kind from the `kind` property,
-/// 地区/乡 shortened to 地区).
+/// The units of a map, plus point units from `bureaus`, as the contract's `/units` lists them
+/// (kind from the `kind` property, 地区/乡 shortened to 地区; bureaus with their location).
 ///
 /// # Errors
 /// When the map cannot be loaded.
-pub fn unit_infos(map: &Path) -> anyhow::Result<Vec<crate::api::UnitInfo>> {
+pub fn unit_infos(map: &Path, bureaus: Option<&Path>) -> anyhow::Result<Vec<crate::api::UnitInfo>> {
     let data = geo::load_geojson_file(map, &LoadOptions::default())?;
-    Ok(data
+    let mut out: Vec<crate::api::UnitInfo> = data
         .units
         .iter()
         .map(|u| crate::api::UnitInfo {
@@ -95,5 +100,10 @@ pub fn unit_infos(map: &Path) -> anyhow::Result<Vec<crate::api::UnitInfo>> {
             kind: u.kind.as_deref().map(|k| if k.starts_with("地区") { "地区" } else { k }).unwrap_or("街道").to_owned(),
             location: None,
         })
-        .collect())
+        .collect();
+    if let Some(path) = bureaus {
+        let (points, _) = geo::load_point_units(path, &data.projection)?;
+        out.extend(points.into_iter().map(|p| crate::api::UnitInfo { id: p.id, name: p.name, kind: p.kind, location: Some([p.lon, p.lat]) }));
+    }
+    Ok(out)
 }

@@ -12,6 +12,8 @@ use crate::model::{ColourRamp, LevelThresholds, RampError, RampStop};
 pub const DEFAULT_MAP: &str = "maps/chaoyang_schematic.geojson";
 /// The built-in context layer (neighbouring districts), relative to the data root.
 pub const DEFAULT_CONTEXT: &str = "maps/beijing_neighbours.geojson";
+/// The simulated bureaus (委办局), relative to the data root.
+pub const DEFAULT_BUREAUS: &str = "maps/chaoyang_bureaus.csv";
 /// The built-in demo recording, relative to the data root.
 pub const DEFAULT_RECORDING: &str = "assets/recordings/demo-chaoyang-24h.jsonl";
 
@@ -119,6 +121,8 @@ pub struct MapConfig {
     pub crs: Crs,
     /// GeoJSON of dim context outlines (neighbouring districts, WGS-84); `""` for none.
     pub context: Option<PathBuf>,
+    /// CSV of point units (bureaus, 委办局) shown as slim columns; `""` for none.
+    pub bureaus: PathBuf,
 }
 
 impl Default for MapConfig {
@@ -129,6 +133,7 @@ impl Default for MapConfig {
             name_property: "name".into(),
             crs: Crs::Wgs84,
             context: Some(DEFAULT_CONTEXT.into()),
+            bureaus: DEFAULT_BUREAUS.into(),
         }
     }
 }

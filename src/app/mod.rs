@@ -57,6 +57,8 @@ pub struct MapResource {
     pub schematic: bool,
     /// Dim context outlines (neighbouring districts) in the same projection: `(name, polygons)`.
     pub context: Vec<(String, Vec<::geo::Polygon<f64>>)>,
+    /// Point units (bureaus, 委办局) in the same projection.
+    pub bureaus: Vec<crate::geo::PointUnit>,
     /// Problems found while loading, logged once the app's logger is up.
     pub warnings: Vec<String>,
 }
@@ -138,7 +140,18 @@ pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
             Err(e) => warnings.push(format!("context layer {}: {e}; drawing none", ctx_path.display())),
         }
     }
-    Ok(MapResource { data, schematic, context, warnings })
+    let mut bureaus = Vec::new();
+    if !cfg.bureaus.as_os_str().is_empty() {
+        let path = config::resolve(&cfg.bureaus);
+        match crate::geo::load_point_units(&path, &data.projection) {
+            Ok((points, errors)) => {
+                warnings.extend(errors.into_iter().map(|e| format!("bureaus {}: {e}", path.display())));
+                bureaus = points;
+            }
+            Err(e) => warnings.push(format!("bureaus {}: {e}; showing none", path.display())),
+        }
+    }
+    Ok(MapResource { data, schematic, context, bureaus, warnings })
 }
 
 /// Builds and runs the app until the window closes (or the screenshot is saved).
@@ -151,7 +164,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     let mut map = map;
     let (source, feed) = match &options.live {
         Some(live_options) => {
-            let known: std::collections::HashSet<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
+            let known: std::collections::HashSet<String> = map.data.units.iter().map(|u| u.id.clone()).chain(map.bureaus.iter().map(|b| b.id.clone())).collect();
             let rx = crate::feed::live::spawn(live_options.clone(), Some(Arc::new(known)));
             let cfg = &options.config.live;
             let thresholds = live::FreshnessThresholds { delayed_s: cfg.delayed_s, stale_s: cfg.stale_s };
@@ -164,7 +177,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
             if recording.errors.len() > 20 {
                 map.warnings.push(format!("recording {}: {} more bad lines", options.recording.display(), recording.errors.len() - 20));
             }
-            map.warnings.extend(unknown_unit_warnings(&recording, &map.data));
+            map.warnings.extend(unknown_unit_warnings(&recording, &map.data, &map.bureaus));
             let demo = &options.config.demo;
             let mut replay = Replay::new(Arc::new(recording), options.speed, demo.looping, demo.max_gap_s);
             if replay.clamped_gaps > 0 {
@@ -217,7 +230,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
 
 /// Warnings about the unit ids a recording scores that the map does not have (their updates
 /// are kept in the state but drawn nowhere) and the map units it never scores.
-fn unknown_unit_warnings(recording: &Recording, map: &MapData) -> Vec<String> {
+fn unknown_unit_warnings(recording: &Recording, map: &MapData, bureaus: &[crate::geo::PointUnit]) -> Vec<String> {
     let mut out = Vec::new();
     use std::collections::BTreeSet;
     let in_recording: BTreeSet<&str> = recording
@@ -229,7 +242,7 @@ fn unknown_unit_warnings(recording: &Recording, map: &MapData) -> Vec<String> {
         })
         .flatten()
         .collect();
-    let on_map: BTreeSet<&str> = map.units.iter().map(|u| u.id.as_str()).collect();
+    let on_map: BTreeSet<&str> = map.units.iter().map(|u| u.id.as_str()).chain(bureaus.iter().map(|b| b.id.as_str())).collect();
     let unknown: Vec<&str> = in_recording.difference(&on_map).copied().collect();
     if !unknown.is_empty() {
         out.push(format!("recording scores {} unit id(s) not on the map, e.g. {}", unknown.len(), unknown.iter().take(5).copied().collect::<Vec<_>>().join(", ")));

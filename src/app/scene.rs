@@ -68,8 +68,10 @@ pub struct UnitView {
     pub label_xz: Vec2,
     /// The score on screen, easing towards the newest.
     pub transition: Transition,
-    /// The border entity that follows this prism's height.
-    pub border: Entity,
+    /// The border entity that follows this prism's height (none for point units).
+    pub border: Option<Entity>,
+    /// A point unit (bureau column), not an area: no map label.
+    pub point: bool,
 }
 
 fn unlit(colour: Color) -> StandardMaterial {
@@ -148,9 +150,35 @@ fn spawn_map(
                 area_m2: unit.area_m2,
                 label_xz: Vec2::new(unit.label_point.0 as f32, -unit.label_point.1 as f32),
                 transition: Transition::default(),
-                border,
+                border: Some(border),
+                point: false,
             },
         ));
+    }
+
+    // Bureaus (委办局): slim square columns, 200 m a side, sharing one mesh and the palette.
+    if !map.bureaus.is_empty() {
+        let half = 100.0;
+        let square = ::geo::Polygon::new(::geo::LineString::from(vec![(-half, -half), (half, -half), (half, half), (-half, half), (-half, -half)]), vec![]);
+        let (column, _) = build_prism(std::slice::from_ref(&square));
+        let column = meshes.add(prism_mesh(&column));
+        for b in &map.bureaus {
+            let (x, y) = (b.xy.0 as f32, -(b.xy.1 as f32));
+            commands.spawn((
+                Mesh3d(column.clone()),
+                MeshMaterial3d(palette.no_data.clone()),
+                Transform::from_xyz(x, 0.0, y).with_scale(Vec3::new(1.0, ext.height_m(0.0), 1.0)),
+                UnitView {
+                    id: b.id.clone(),
+                    name: b.name.clone(),
+                    area_m2: 0.0,
+                    label_xz: Vec2::new(x, y),
+                    transition: Transition::default(),
+                    border: None,
+                    point: true,
+                },
+            ));
+        }
     }
 
     // Context: neighbouring districts as low, dark slabs with faint outlines.
@@ -207,6 +235,14 @@ fn retarget_units(picture: Res<Picture>, mut seen: Local<u64>, mut units: Query<
     }
 }
 
+/// Height in metres of a unit's prism or column: areas follow the extrusion rule; point units
+/// (bureau columns) rise 1.5× as fast from 400 m higher, so they stand clear of the prisms
+/// around them.
+pub fn view_height(unit: &UnitView, ext: &crate::config::ExtrusionConfig, shown: Option<f32>) -> f32 {
+    let h = ext.height_m(shown.unwrap_or(0.0));
+    if unit.point { 400.0 + 1.5 * h } else { h }
+}
+
 /// Moves every transition forward and applies height and palette colour.
 fn ease_units(
     time: Res<Time>,
@@ -220,10 +256,10 @@ fn ease_units(
     let dt = time.delta_secs();
     for (mut unit, mut transform, mut material) in &mut units {
         let shown = unit.transition.step(dt, ext.ease_s);
-        let height = ext.height_m(shown.unwrap_or(0.0));
+        let height = view_height(&unit, ext, shown);
         if transform.scale.y != height {
             transform.scale.y = height;
-            if let Ok(mut b) = borders.get_mut(unit.border) {
+            if let Some(mut b) = unit.border.and_then(|e| borders.get_mut(e).ok()) {
                 b.scale.y = height;
             }
         }

@@ -152,7 +152,7 @@ fn colour32([r, g, b]: [f32; 3]) -> egui::Color32 {
     egui::Color32::from_rgb((r * 255.0).round() as u8, (g * 255.0).round() as u8, (b * 255.0).round() as u8)
 }
 
-fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>) -> Result {
+fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapResource>) -> Result {
     let ctx = contexts.ctx_mut()?;
     let frame = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(6, 12, 26, 220)).inner_margin(12).corner_radius(6);
     egui::Area::new("legend".into()).anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(16.0, -16.0)).show(ctx, |ui| {
@@ -184,6 +184,10 @@ fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>) -> Result {
             });
             let ext = &settings.config.extrusion;
             ui.label(egui::RichText::new(format!("高度 = {:.0} m + {:.0} m × 指数", ext.base_m, ext.metres_per_point)).size(12.0).color(DIM));
+            if !map.bureaus.is_empty() {
+                let simulated = if map.bureaus.iter().any(|b| b.simulated) { "（模拟位置 simulated）" } else { "" };
+                ui.label(egui::RichText::new(format!("细柱 = 委办局 {} 个 bureaus{simulated}", map.bureaus.len())).size(12.0).color(DIM));
+            }
         });
     });
     Ok(())
@@ -211,7 +215,7 @@ fn labels_ui(
     // overlap one already placed tries below, right and left of its point, and is left out
     // when all are taken.
     let font = egui::FontId::proportional(13.0);
-    let mut order: Vec<&UnitView> = units.iter().collect();
+    let mut order: Vec<&UnitView> = units.iter().filter(|u| !u.point).collect();
     order.sort_by(|a, b| {
         let (sa, sb) = (a.transition.shown.unwrap_or(-1.0), b.transition.shown.unwrap_or(-1.0));
         sb.total_cmp(&sa).then(b.area_m2.total_cmp(&a.area_m2))

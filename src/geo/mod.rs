@@ -7,8 +7,10 @@
 pub mod gcj02;
 pub mod load;
 pub mod mesh;
+pub mod points;
 pub mod projection;
 
 pub use load::{Crs, FeatureIssue, IssueSeverity, LoadOptions, LoadReport, MapData, MapUnit, load_geojson_file, load_geojson_str};
 pub use mesh::{PrismMesh, TriangulationCheck, build_prism, outline_segments, triangulate_polygon};
+pub use points::{PointUnit, load_point_units};
 pub use projection::LocalProjection;
