@@ -23,8 +23,8 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use crate::api::{self, AlertStatusEvent, AlertsPage, PREFIX, RejectKind, ScoreEvent, ScoreItem, ScoresSnapshot};
 use crate::model::Alert;
 
-/// How to reach the backend.
-#[derive(Clone, Debug)]
+/// How to reach the backend. Its `Debug` output redacts the token.
+#[derive(Clone)]
 pub struct LiveOptions {
     /// Base URL, e.g. `http://127.0.0.1:8080` (the client appends `/api/v1/...`).
     pub base_url: String,
@@ -46,6 +46,21 @@ pub struct LiveOptions {
     pub backoff_min: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
+}
+
+impl std::fmt::Debug for LiveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveOptions")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(Vec::len))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_body", &self.max_body)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LiveOptions {
@@ -514,5 +529,29 @@ async fn run(options: LiveOptions, known: Option<Arc<HashSet<String>>>, tx: Send
             return;
         }
         tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let mut o = LiveOptions::new("http://127.0.0.1:1/");
+        o.token = Some("s3cret-token".into());
+        let text = format!("{o:?}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("<redacted>") && text.contains("http://127.0.0.1:1"));
+    }
+
+    #[test]
+    fn retry_lines_are_found_across_chunks() {
+        let ms = std::sync::atomic::AtomicU64::new(0);
+        let mut tail = String::new();
+        scan_retry(&mut tail, b"retry: 15", &ms);
+        assert_eq!(ms.load(std::sync::atomic::Ordering::Relaxed), 0, "incomplete line");
+        scan_retry(&mut tail, b"00\r\n\nid: 1\ndata: x\n\n", &ms);
+        assert_eq!(ms.load(std::sync::atomic::Ordering::Relaxed), 1500);
     }
 }
