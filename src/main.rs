@@ -184,12 +184,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rx = situation_wall::feed::live::spawn(options, None);
             let until = seconds.map(|s| std::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
             let mut written = 0usize;
+            let mut refused = false;
             loop {
                 if until.is_some_and(|u| std::time::Instant::now() >= u) {
                     break;
                 }
                 match rx.recv_timeout(Duration::from_millis(200)) {
-                    Ok(situation_wall::feed::live::FeedMsg::State(s)) => eprintln!("record: {s:?}"),
+                    Ok(situation_wall::feed::live::FeedMsg::State(s)) => {
+                        refused |= matches!(s, situation_wall::feed::live::ConnState::Unauthorized(_));
+                        eprintln!("record: {s:?}");
+                    }
                     Ok(situation_wall::feed::live::FeedMsg::Failed(f)) => eprintln!("record: {f}"),
                     Ok(situation_wall::feed::live::FeedMsg::Contact | situation_wall::feed::live::FeedMsg::Rejected { .. }) => {}
                     Ok(m) => {
@@ -201,6 +205,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             println!("recorded {written} messages to {}", out.display());
+            if written == 0 {
+                eprintln!("record: nothing was recorded{}", if refused { " (the server refused our credentials)" } else { "" });
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Serve { recording, addr, speed, map, token_env, retain_events }) => {
@@ -214,7 +222,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let bureaus = config::resolve(config::DEFAULT_BUREAUS.as_ref());
             let units = situation_wall::cli::unit_infos(&map, bureaus.exists().then_some(bureaus.as_path()))?;
             let token = match token_env {
-                Some(var) => Some(std::env::var(&var).map_err(|_| anyhow::anyhow!("--token-env {var}: variable not set"))?),
+                Some(var) => {
+                    let t = std::env::var(&var).map_err(|_| anyhow::anyhow!("--token-env {var}: variable not set"))?;
+                    anyhow::ensure!(!t.trim().is_empty(), "--token-env {var}: the token is empty");
+                    Some(t.trim().to_owned())
+                }
                 None => None,
             };
             let options = ServeOptions { recording: Arc::new(rec), units, speed, looping: true, token, retain_events, keep_alive: Duration::from_secs(15), anchor: None };

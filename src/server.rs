@@ -129,8 +129,10 @@ fn router(shared: Arc<Shared>) -> Router {
 
 async fn auth(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     if let Some(token) = &shared.options.token {
+        // The scheme name is case-insensitive (RFC 7235); the token is compared exactly.
         let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if given != Some(format!("Bearer {token}").as_str()) {
+        let ok = given.and_then(|v| v.split_once(' ')).is_some_and(|(scheme, t)| scheme.eq_ignore_ascii_case("bearer") && t.trim() == token);
+        if !ok {
             return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], Json(json!({"error": "missing or wrong bearer token"})))
                 .into_response();
         }
@@ -309,11 +311,13 @@ async fn unit_detail(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
 /// `GET /events`: Server-Sent Events after `Last-Event-ID` (header, or `?last_event_id=`).
 /// Answers 409 when that id is older than the events kept: the client must take a snapshot.
 async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<ResumeQuery>) -> Response {
-    let last = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .or(q.last_event_id);
+    let last = match headers.get("last-event-id").map(|v| v.to_str().map(|s| s.trim().parse::<u64>())) {
+        None => q.last_event_id,
+        Some(Ok(Ok(id))) => Some(id),
+        Some(_) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": "Last-Event-ID must be a non-negative integer that fits 64 bits"}))).into_response();
+        }
+    };
     let start = {
         let inner = shared.inner.read().expect("lock");
         let oldest = inner.events.front().map_or(inner.last_id + 1, |e| e.id);

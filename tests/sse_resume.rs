@@ -158,3 +158,73 @@ fn resumes_with_last_event_id_and_never_applies_cut_or_duplicate_events() {
     let totals: Vec<(String, f32)> = state.units().map(|(id, u)| (id.to_owned(), u.score.unwrap().total)).collect();
     assert_eq!(totals, [("330101".to_owned(), 90.0), ("330102".to_owned(), 70.0), ("330103".to_owned(), 33.0)]);
 }
+
+/// A stream whose events cannot be used must not keep the wall "live" (no Contact), and one
+/// bad event (a huge id with unusable data) must not block the valid events after it.
+#[test]
+fn unusable_events_neither_keep_the_wall_live_nor_block_later_ones() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        let mut events = 0;
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let path = String::from_utf8_lossy(&head).split_whitespace().nth(1).unwrap_or("").to_owned();
+            if path.starts_with("/api/v1/events") {
+                events += 1;
+                let n = events;
+                tokio::spawn(async move {
+                    let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n").await;
+                    if n == 1 {
+                        chunk(&mut sock, "id: 18446744073709551615\nevent: score\ndata: {}\n\n").await;
+                        chunk(&mut sock, &event(2, "330101", 20)).await;
+                        chunk(&mut sock, &event(3, "330101", 30)).await;
+                    }
+                    // Then nothing usable: garbage fields, never a valid event.
+                    for _ in 0..40 {
+                        if !chunk(&mut sock, "id: 9\nevent: score\ndata: not json\n\n").await {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                });
+            } else {
+                let body = if path.starts_with("/api/v1/scores") {
+                    r#"{"as_of":"2026-11-29T07:59:00+08:00","last_event_id":0,"scores":[]}"#
+                } else {
+                    r#"{"alerts":[],"next":0}"#
+                };
+                let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+            }
+        }
+    });
+    let rx = live::spawn(LiveOptions::new(&format!("http://{addr}")), None);
+    let mut state = RiskState::new();
+    let mut last_contact = None;
+    let mut failures = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if let Ok(m) = rx.recv_timeout(Duration::from_millis(50)) {
+            live::apply(&mut state, &m);
+            match m {
+                FeedMsg::Contact => last_contact = Some(start.elapsed()),
+                FeedMsg::Failed(f) => failures.push(f),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(state.score("330101").map(|s| s.total), Some(30.0), "valid events after a bad id apply");
+    // Garbage flowed for ~4 s after event 3, yet no contact came after the first second.
+    let last = last_contact.expect("contact from the valid events");
+    assert!(last < Duration::from_secs(1), "garbage kept the wall live until {last:?}");
+    assert_eq!(failures.iter().filter(|f| f.starts_with("score event")).count(), 1, "logged once per kind: {failures:?}");
+}

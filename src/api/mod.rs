@@ -41,7 +41,8 @@ pub struct UnitInfo {
 /// One unit's score in a snapshot or a `score` event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScoreItem {
-    /// Unit id.
+    /// Unit id (a JSON number with the same digits is the same id).
+    #[serde(deserialize_with = "unit_id")]
     pub unit: String,
     /// Overall risk, 0–100.
     pub total: f32,
@@ -90,6 +91,13 @@ pub struct ScoreEvent {
     pub as_of: DateTime<FixedOffset>,
     /// Items, validated one by one.
     pub scores: Vec<Value>,
+}
+
+/// Reads a unit id given as a string or a JSON number (`110105001` and `"110105001"` are the
+/// same id).
+fn unit_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = Value::deserialize(d)?;
+    crate::geo::load::canonical_id(&v).ok_or_else(|| serde::de::Error::custom("unit id must be a string or an integer"))
 }
 
 /// Data of an `alert_status` event.
@@ -168,10 +176,11 @@ mod tests {
             json!({"unit":"c","total":"high","threat":1,"asset":2,"compliance":3}),
             json!({"unit":"zz","total":5,"threat":1,"asset":2,"compliance":3}),
             json!({"unit":"d","total":5,"threat":1,"asset":2,"compliance":3,"level":"low","extra":true}),
+            json!({"unit":110105001,"total":5,"threat":1,"asset":2,"compliance":3}),
         ];
         let known = |id: &str| id != "zz";
         let (ok, bad) = decode_scores(&items, Some(&known));
-        assert_eq!(ok.iter().map(|s| s.unit.as_str()).collect::<Vec<_>>(), ["a", "d"]);
+        assert_eq!(ok.iter().map(|s| s.unit.as_str()).collect::<Vec<_>>(), ["a", "d", "110105001"]);
         assert_eq!(bad, [RejectKind::OutOfRange, RejectKind::WrongType, RejectKind::UnknownUnit]);
     }
 }

@@ -6,7 +6,12 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bevy::prelude::*;
-use chrono::{DateTime, Local};
+use chrono::{DateTime, FixedOffset};
+
+/// UTC+08:00, the zone of every time the wall shows.
+pub fn beijing() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
 use crossbeam_channel::Receiver;
 
 use super::Picture;
@@ -57,8 +62,8 @@ pub struct LiveFeed {
     pub conn: ConnState,
     /// When bytes last arrived.
     pub last_contact: Option<Instant>,
-    /// Wall-clock time of the last contact, for "since when".
-    pub last_contact_at: Option<DateTime<Local>>,
+    /// Wall-clock time of the last contact (UTC+08:00), for "since when".
+    pub last_contact_at: Option<DateTime<FixedOffset>>,
     /// Records rejected so far, per kind.
     pub rejected: BTreeMap<RejectKind, usize>,
     /// The last failure logged, to log each distinct failure once in a row.
@@ -97,7 +102,8 @@ pub fn drain_live(mut feed: ResMut<LiveFeed>, mut picture: ResMut<Picture>, mut 
         match msg {
             FeedMsg::Contact => {
                 feed.last_contact = Some(Instant::now());
-                feed.last_contact_at = Some(Local::now());
+                // Beijing time, like the data on screen, whatever the machine's zone.
+                feed.last_contact_at = Some(chrono::Utc::now().with_timezone(&beijing()));
             }
             FeedMsg::State(s) => {
                 if s != feed.conn {

@@ -94,7 +94,7 @@ fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapReso
                 let (source, colour) = match &picture.source {
                     Source::Demo { speed } => (format!("演示数据 DEMO ×{} · {clock}", fmt_speed(*speed)), ACCENT),
                     Source::Live { .. } => match (&live, picture.freshness) {
-                        (Some(l), _) if matches!(l.conn, ConnState::Unauthorized(_)) => ("未授权 UNAUTHORISED · 401".to_owned(), STALE_RED),
+                        (Some(l), _) if matches!(l.conn, ConnState::Unauthorized(_)) => ("未授权 UNAUTHORISED".to_owned(), STALE_RED),
                         (_, Freshness::Live) => (format!("实时 LIVE · {clock}"), LIVE_GREEN),
                         (_, Freshness::Delayed) => (format!("延迟 DELAYED · {clock}"), DELAY_AMBER),
                         (_, Freshness::Stale) => (format!("中断 STALE · {clock}"), STALE_RED),

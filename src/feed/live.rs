@@ -125,7 +125,8 @@ pub enum FeedMsg {
     Alert(Alert),
     /// An alert's status changed.
     AlertStatus(AlertStatusEvent),
-    /// Bytes arrived from the server (data or keep-alive): the connection is alive.
+    /// The server proved alive with usable data: a valid event, a keep-alive comment, or a
+    /// parsed snapshot. Raw bytes alone do not count, so a stream of garbage goes stale.
     Contact,
     /// The connection changed state.
     State(ConnState),
@@ -254,6 +255,8 @@ struct Client {
     /// eventsource-stream drops a `retry:` that comes in a block without data, which is how
     /// servers usually send it.
     retry_hint_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Kinds of bad event already logged.
+    logged: std::cell::RefCell<HashSet<&'static str>>,
 }
 
 impl Client {
@@ -281,13 +284,14 @@ impl Client {
                     return Err(FeedError::TooLarge(self.options.max_body));
                 }
                 body.extend_from_slice(&chunk);
-                let _ = self.tx.send(FeedMsg::Contact);
             }
             Ok(body)
         })
         .await
         .map_err(|_| FeedError::Timeout(deadline))??;
-        serde_json::from_slice(&body).map_err(|e| FeedError::Parse(e.to_string()))
+        let value = serde_json::from_slice(&body).map_err(|e| FeedError::Parse(e.to_string()))?;
+        let _ = self.tx.send(FeedMsg::Contact);
+        Ok(value)
     }
 
     fn known_fn(&self) -> Option<impl Fn(&str) -> bool + '_> {
@@ -340,23 +344,29 @@ impl Client {
             return Err(FeedError::NoSse);
         }
         self.send(FeedMsg::State(ConnState::Live));
-        backoff.reset();
+        let mut healthy = false;
         let idle = self.options.idle_timeout;
         let tx = self.tx.clone();
         let retry = Arc::clone(&self.retry_hint_ms);
-        let bytes = stream::unfold((Some(resp), String::new()), move |(resp, mut tail)| {
+        let max_line = self.options.max_body;
+        let bytes = stream::unfold((Some(resp), LineScan::default()), move |(resp, mut scan)| {
             let tx = tx.clone();
             let retry = Arc::clone(&retry);
             async move {
                 let mut resp = resp?;
                 match tokio::time::timeout(idle, resp.chunk()).await {
-                    Err(_) => Some((Err(FeedError::Idle(idle)), (None, tail))),
-                    Ok(Err(e)) => Some((Err(transport(e)), (None, tail))),
+                    Err(_) => Some((Err(FeedError::Idle(idle)), (None, scan))),
+                    Ok(Err(e)) => Some((Err(transport(e)), (None, scan))),
                     Ok(Ok(None)) => None,
                     Ok(Ok(Some(chunk))) => {
-                        let _ = tx.send(FeedMsg::Contact);
-                        scan_retry(&mut tail, &chunk, &retry);
-                        Some((Ok::<Bytes, FeedError>(chunk), (Some(resp), tail)))
+                        let seen = scan.feed(&chunk, &retry);
+                        if seen.keep_alive {
+                            let _ = tx.send(FeedMsg::Contact);
+                        }
+                        if scan.partial_len > max_line {
+                            return Some((Err(FeedError::TooLarge(max_line)), (None, scan)));
+                        }
+                        Some((Ok::<Bytes, FeedError>(chunk), (Some(resp), scan)))
                     }
                 }
             }
@@ -369,19 +379,30 @@ impl Client {
                 Err(e) => return Err(FeedError::Parse(e.to_string())),
             };
             let Ok(id) = event.id.trim().parse::<u64>() else {
-                self.send(FeedMsg::Failed(format!("event without a numeric id ({:?}) ignored", event.event)));
+                self.send_bad("event id", format!("event without a numeric id ({:?}) ignored", event.event));
                 continue;
             };
             if id <= *last_id {
                 continue; // a duplicate or a replay of what we have
             }
-            self.dispatch(&event.event, &event.data);
-            *last_id = id;
+            // Only an event that decodes moves the resume point: a bad one is skipped, and a
+            // bad id cannot make every later event look like a duplicate.
+            if self.dispatch(&event.event, &event.data) {
+                *last_id = id;
+                self.send(FeedMsg::Contact);
+                if !healthy {
+                    // Backoff resets only once the stream delivers, so a server that accepts
+                    // and drops every connection is retried ever more slowly.
+                    backoff.reset();
+                    healthy = true;
+                }
+            }
         }
         Ok(())
     }
 
-    fn dispatch(&self, name: &str, data: &str) {
+    /// Decodes and hands on one event; false when it could not be used.
+    fn dispatch(&self, name: &str, data: &str) -> bool {
         let known = self.known_fn();
         let known_dyn = known.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
         match name {
@@ -389,47 +410,54 @@ impl Client {
                 Ok(e) => {
                     let (scores, rejected) = api::decode_scores(&e.scores, known_dyn);
                     self.report(rejected);
-                    self.send(FeedMsg::Scores { as_of: e.as_of, scores });
+                    self.send(FeedMsg::Scores { as_of: e.as_of, scores })
                 }
-                Err(e) => self.send_bad(format!("score event: {e}")),
+                Err(e) => self.send_bad("score event", e.to_string()),
             },
             "alert" => match serde_json::from_str::<serde_json::Value>(data) {
                 Ok(v) => {
                     let (mut alerts, rejected) = api::decode_alerts(std::slice::from_ref(&v), known_dyn);
+                    let ok = rejected.is_empty();
                     self.report(rejected);
                     if let Some(a) = alerts.pop() {
                         self.send(FeedMsg::Alert(a));
                     }
+                    ok
                 }
-                Err(e) => self.send_bad(format!("alert event: {e}")),
+                Err(e) => self.send_bad("alert event", e.to_string()),
             },
             "alert_status" => match serde_json::from_str::<AlertStatusEvent>(data) {
-                Ok(e) => {
-                    self.send(FeedMsg::AlertStatus(e));
-                }
-                Err(e) => self.send_bad(format!("alert_status event: {e}")),
+                Ok(e) => self.send(FeedMsg::AlertStatus(e)),
+                Err(e) => self.send_bad("alert_status event", e.to_string()),
             },
-            other => {
-                self.send(FeedMsg::Failed(format!("unknown event type {other:?} ignored")));
-            }
+            _ => self.send_bad("event type", format!("unknown event type {name:?} ignored")),
         }
     }
 
-    fn send_bad(&self, msg: String) {
+    /// Counts a bad event as a rejected record, and logs the first of each kind only.
+    fn send_bad(&self, kind: &'static str, msg: String) -> bool {
         self.send(FeedMsg::Rejected { kind: RejectKind::WrongType, count: 1 });
-        self.send(FeedMsg::Failed(msg));
+        if self.logged.borrow_mut().insert(kind) {
+            self.send(FeedMsg::Failed(format!("{kind}: {msg} (further ones are counted, not logged)")));
+        }
+        false
     }
 
     /// Polls `/scores` (and new alerts) until SSE should be tried again.
     async fn poll(&self, backoff: &mut Backoff) -> Result<(), FeedError> {
         self.send(FeedMsg::State(ConnState::Polling));
         let mut cursor = 0u64;
+        let mut last_as_of = None;
         for _ in 0..60 {
             let snap: ScoresSnapshot = self.get_json("/scores").await?;
             let page: AlertsPage = self.get_json(&format!("/alerts?since={cursor}")).await?;
             backoff.reset();
             let (scores, alerts) = self.decode(&snap, &page);
-            self.send(FeedMsg::Scores { as_of: snap.as_of, scores });
+            // An unchanged snapshot proves the server alive (Contact) but is not new data.
+            if last_as_of != Some(snap.as_of) {
+                self.send(FeedMsg::Scores { as_of: snap.as_of, scores });
+                last_as_of = Some(snap.as_of);
+            }
             for a in alerts {
                 self.send(FeedMsg::Alert(a));
             }
@@ -440,21 +468,45 @@ impl Client {
     }
 }
 
-/// Finds complete `retry: N` lines in the event stream's bytes (carrying a partial last line
-/// in `tail`, at most 1 KiB) and stores the newest N, in milliseconds.
-fn scan_retry(tail: &mut String, chunk: &[u8], retry_ms: &std::sync::atomic::AtomicU64) {
-    tail.push_str(&String::from_utf8_lossy(chunk));
-    let complete = tail.rfind('\n').map_or(0, |i| i + 1);
-    for line in tail[..complete].split('\n') {
-        if let Some(v) = line.trim_end_matches('\r').strip_prefix("retry:")
-            && let Ok(ms) = v.trim().parse::<u64>()
-        {
-            retry_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+/// What [`LineScan::feed`] saw in complete lines.
+#[derive(Default)]
+struct Seen {
+    keep_alive: bool,
+}
+
+/// Scans the event stream's raw lines (eventsource-stream hides two things we need): `retry:`
+/// fields sent in a block without data, which it drops, and keep-alive comments (`:`), which
+/// prove the server alive. Also measures the unfinished last line, to cap it.
+#[derive(Default)]
+struct LineScan {
+    tail: String,
+    partial_len: usize,
+}
+
+impl LineScan {
+    fn feed(&mut self, chunk: &[u8], retry_ms: &std::sync::atomic::AtomicU64) -> Seen {
+        let mut seen = Seen::default();
+        let text = String::from_utf8_lossy(chunk);
+        let mut rest: &str = &text;
+        while let Some(i) = rest.find('\n') {
+            let piece = &rest[..i];
+            let line = if self.tail.is_empty() { piece.to_owned() } else { std::mem::take(&mut self.tail) + piece };
+            let line = line.trim_end_matches('\r');
+            if let Some(v) = line.strip_prefix("retry:")
+                && let Ok(ms) = v.trim().parse::<u64>()
+            {
+                retry_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+            }
+            seen.keep_alive |= line.starts_with(':');
+            self.partial_len = 0;
+            rest = &rest[i + 1..];
         }
-    }
-    tail.drain(..complete);
-    if tail.len() > 1024 {
-        tail.clear();
+        self.partial_len += rest.len();
+        // Only short partial lines matter (a field name); keep 64 bytes at most.
+        if self.tail.len() < 64 {
+            self.tail.push_str(&rest[..rest.len().min(64)]);
+        }
+        seen
     }
 }
 
@@ -479,7 +531,7 @@ async fn run(options: LiveOptions, known: Option<Arc<HashSet<String>>>, tx: Send
         }
     };
     let mut backoff = Backoff { attempt: 0, min: options.backoff_min, max: options.backoff_max };
-    let client = Client { http, options, known, tx, retry_hint_ms: Arc::default() };
+    let client = Client { http, options, known, tx, retry_hint_ms: Arc::default(), logged: Default::default() };
     let mut last_id: Option<u64> = None;
     loop {
         let error = match last_id {
@@ -510,11 +562,14 @@ async fn run(options: LiveOptions, known: Option<Arc<HashSet<String>>>, tx: Send
         };
         let (reason, wait) = match error {
             FeedError::Unauthorized(status) => {
-                let msg = format!("HTTP {status}: the server refused our credentials");
+                let msg = if client.options.token.is_some() {
+                    format!("HTTP {status}: the server refused our token")
+                } else {
+                    format!("HTTP {status}: the server wants a token and none is set ([live] token_env / token_file)")
+                };
                 if !client.send(FeedMsg::State(ConnState::Unauthorized(msg.clone()))) {
                     return;
                 }
-                client.send(FeedMsg::Failed(msg));
                 tokio::time::sleep(client.options.backoff_max).await;
                 continue;
             }
@@ -546,12 +601,16 @@ mod tests {
     }
 
     #[test]
-    fn retry_lines_are_found_across_chunks() {
+    fn retry_and_keep_alive_lines_are_found_across_chunks() {
         let ms = std::sync::atomic::AtomicU64::new(0);
-        let mut tail = String::new();
-        scan_retry(&mut tail, b"retry: 15", &ms);
+        let mut scan = LineScan::default();
+        assert!(!scan.feed(b"retry: 15", &ms).keep_alive);
         assert_eq!(ms.load(std::sync::atomic::Ordering::Relaxed), 0, "incomplete line");
-        scan_retry(&mut tail, b"00\r\n\nid: 1\ndata: x\n\n", &ms);
+        assert!(!scan.feed(b"00\r\n\nid: 1\ndata: x\n\n", &ms).keep_alive);
         assert_eq!(ms.load(std::sync::atomic::Ordering::Relaxed), 1500);
+        assert!(scan.feed(b": keepalive\n\n", &ms).keep_alive);
+        scan.feed(b"data: aaaaaaaaaa", &ms);
+        scan.feed(b"aaaaaaaaaa", &ms);
+        assert_eq!(scan.partial_len, 26);
     }
 }

@@ -81,17 +81,17 @@ impl<W: Write> Recorder<W> {
     pub fn record(&mut self, msg: &FeedMsg) -> std::io::Result<()> {
         match msg {
             FeedMsg::Snapshot { as_of, scores, alerts } => {
-                self.scores(*as_of, scores)?;
-                for a in alerts {
-                    // A snapshot's alert arrives with its current status: raise it as new,
-                    // then move it on at the snapshot's time.
-                    let status = a.status;
-                    self.write(&alert_record(&Alert { status: AlertStatus::New, ..a.clone() }))?;
-                    if status != AlertStatus::New {
-                        self.write(&Record { t: (*as_of).max(a.time), body: RecordBody::AlertStatus { id: a.id.clone(), status } })?;
-                    }
+                // In time order: each alert as raised (earliest first, so the header's start
+                // is the earliest time), then the status changes and the scores at `as_of`.
+                let mut alerts: Vec<&Alert> = alerts.iter().collect();
+                alerts.sort_by_key(|a| a.time);
+                for a in &alerts {
+                    self.write(&alert_record(&Alert { status: AlertStatus::New, ..(*a).clone() }))?;
                 }
-                Ok(())
+                for a in alerts.iter().filter(|a| a.status != AlertStatus::New) {
+                    self.write(&Record { t: (*as_of).max(a.time), body: RecordBody::AlertStatus { id: a.id.clone(), status: a.status } })?;
+                }
+                self.scores(*as_of, scores)
             }
             FeedMsg::Scores { as_of, scores } => self.scores(*as_of, scores),
             FeedMsg::Alert(a) => self.write(&alert_record(a)),
