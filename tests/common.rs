@@ -108,3 +108,41 @@ pub fn hole_centres(polygons: &[Polygon<f64>]) -> Vec<Coord<f64>> {
         })
         .collect()
 }
+
+/// Mock-server helpers for the live-feed tests (raw HTTP/1.1 on loopback).
+pub mod mock {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// Reads a request's head; returns the request path and the whole head as text.
+    pub async fn read_head(sock: &mut TcpStream) -> (String, String) {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
+        let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+        (path, head)
+    }
+
+    /// Answers 200 with a JSON body and closes the connection.
+    pub async fn json_ok(sock: &mut TcpStream, body: &str) {
+        let _ = sock
+            .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes())
+            .await;
+    }
+
+    /// A snapshot with no scores and an empty alert page, for mocks that test the stream.
+    pub async fn empty_snapshot_or_alerts(sock: &mut TcpStream, path: &str) {
+        let body = if path.starts_with("/api/v1/scores") {
+            r#"{"as_of":"2026-11-29T07:59:00+08:00","last_event_id":0,"scores":[]}"#
+        } else {
+            r#"{"alerts":[],"next":0}"#
+        };
+        json_ok(sock, body).await;
+    }
+}

@@ -6,9 +6,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use situation_wall::feed::live::{self, FeedMsg, LiveOptions};
 use situation_wall::model::RiskState;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 fn snapshot(total: u32) -> String {
     format!(r#"{{"as_of":"2026-11-29T08:00:{total:02}+08:00","last_event_id":0,"scores":[{{"unit":"1","total":{total},"threat":1,"asset":1,"compliance":1}}]}}"#)
@@ -72,23 +74,13 @@ fn every_http_failure_ends_in_bounded_time_and_keeps_the_last_good_state() {
         let mut scores = 0;
         loop {
             let Ok((mut sock, _)) = listener.accept().await else { return };
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match sock.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let head = String::from_utf8_lossy(&head).to_string();
-            let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let (path, _) = common::mock::read_head(&mut sock).await;
             if path.starts_with("/api/v1/scores") {
                 scores += 1;
                 log2.lock().unwrap().push((scores, Instant::now()));
                 tokio::spawn(respond(sock, scores));
             } else if path.starts_with("/api/v1/alerts") {
-                let body = r#"{"alerts":[],"next":0}"#;
-                let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+                common::mock::json_ok(&mut sock, r#"{"alerts":[],"next":0}"#).await;
             } else {
                 let _ = sock.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
             }
@@ -153,15 +145,7 @@ fn nan_tokens_fail_the_poll_and_keep_the_baseline() {
         let mut scores = 0;
         loop {
             let Ok((mut sock, _)) = listener.accept().await else { return };
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match sock.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let path = String::from_utf8_lossy(&head).split_whitespace().nth(1).unwrap_or("").to_owned();
+            let (path, _) = common::mock::read_head(&mut sock).await;
             let body = if path.starts_with("/api/v1/scores") {
                 scores += 1;
                 if scores == 1 {
@@ -175,7 +159,7 @@ fn nan_tokens_fail_the_poll_and_keep_the_baseline() {
                 let _ = sock.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
                 continue;
             };
-            let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+            common::mock::json_ok(&mut sock, &body).await;
         }
     });
     let mut o = LiveOptions::new(&format!("http://{addr}"));

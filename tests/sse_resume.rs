@@ -7,9 +7,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use situation_wall::feed::live::{self, FeedMsg, LiveOptions};
 use situation_wall::model::RiskState;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 fn event(id: u64, unit: &str, score: u32) -> String {
     let data = format!(
@@ -90,16 +92,7 @@ fn resumes_with_last_event_id_and_never_applies_cut_or_duplicate_events() {
         let mut events = 0;
         loop {
             let Ok((mut sock, _)) = listener.accept().await else { return };
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match sock.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let head = String::from_utf8_lossy(&head).to_string();
-            let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let (path, head) = common::mock::read_head(&mut sock).await;
             if path.starts_with("/api/v1/events") {
                 events += 1;
                 let last = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("last-event-id:").map(|v| v.trim().to_owned()));
@@ -116,12 +109,7 @@ fn resumes_with_last_event_id_and_never_applies_cut_or_duplicate_events() {
                     log3.lock().unwrap().open -= 1;
                 });
             } else {
-                let body = if path.starts_with("/api/v1/scores") {
-                    r#"{"as_of":"2026-11-29T07:59:00+08:00","last_event_id":0,"scores":[]}"#
-                } else {
-                    r#"{"alerts":[],"next":0}"#
-                };
-                let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+                common::mock::empty_snapshot_or_alerts(&mut sock, &path).await;
             }
         }
     });
@@ -170,15 +158,7 @@ fn unusable_events_neither_keep_the_wall_live_nor_block_later_ones() {
         let mut events = 0;
         loop {
             let Ok((mut sock, _)) = listener.accept().await else { return };
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match sock.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let path = String::from_utf8_lossy(&head).split_whitespace().nth(1).unwrap_or("").to_owned();
+            let (path, _) = common::mock::read_head(&mut sock).await;
             if path.starts_with("/api/v1/events") {
                 events += 1;
                 let n = events;
@@ -198,12 +178,7 @@ fn unusable_events_neither_keep_the_wall_live_nor_block_later_ones() {
                     }
                 });
             } else {
-                let body = if path.starts_with("/api/v1/scores") {
-                    r#"{"as_of":"2026-11-29T07:59:00+08:00","last_event_id":0,"scores":[]}"#
-                } else {
-                    r#"{"alerts":[],"next":0}"#
-                };
-                let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+                common::mock::empty_snapshot_or_alerts(&mut sock, &path).await;
             }
         }
     });
