@@ -95,8 +95,7 @@ fn count_and_capture(
     let mut samples = Vec::new();
     if let Ok((camera, cam_tf)) = cameras.single() {
         for unit in units.iter().filter(|u| !u.point) {
-            let world = Vec3::new(unit.label_xz.x, ext.height_m(unit.transition.shown.unwrap_or(0.0)), unit.label_xz.y);
-            if let Ok(p) = camera.world_to_viewport(cam_tf, world) {
+            if let Ok(p) = camera.world_to_viewport(cam_tf, unit.label_world(ext)) {
                 let colour = match unit.transition.shown {
                     Some(s) => settings.ramp.sample(s.clamp(0.0, 100.0).round()).map(|c| (c * 255.0).round() as u8),
                     None => [0x3a, 0x40, 0x4c],

@@ -235,6 +235,14 @@ fn retarget_units(picture: Res<Picture>, mut seen: Local<u64>, mut units: Query<
     }
 }
 
+impl UnitView {
+    /// The label point on top of the prism or column as it stands now, world metres: where
+    /// the map label goes and where the render check samples the unit's colour.
+    pub fn label_world(&self, ext: &crate::config::ExtrusionConfig) -> Vec3 {
+        Vec3::new(self.label_xz.x, view_height(self, ext, self.transition.shown), self.label_xz.y)
+    }
+}
+
 /// Height in metres of a unit's prism or column: areas follow the extrusion rule; point units
 /// (bureau columns) rise 1.5× as fast from 400 m higher, so they stand clear of the prisms
 /// around them.

@@ -222,9 +222,7 @@ fn labels_ui(
     });
     let mut placed: Vec<egui::Rect> = Vec::with_capacity(order.len());
     for unit in order {
-        let height = ext.height_m(unit.transition.shown.unwrap_or(0.0));
-        let world = Vec3::new(unit.label_xz.x, height, unit.label_xz.y);
-        let Ok(pos) = camera.world_to_viewport(cam_tf, world) else { continue };
+        let Ok(pos) = camera.world_to_viewport(cam_tf, unit.label_world(ext)) else { continue };
         let galley = painter.layout_no_wrap(short_name(&unit.name), font.clone(), egui::Color32::WHITE);
         let size = galley.size();
         // Just above or just below the point, so the point's own colour stays visible.
