@@ -9,6 +9,7 @@ pub mod load;
 pub mod mesh;
 pub mod points;
 pub mod projection;
+pub mod synthetic;
 
 pub use load::{Crs, FeatureIssue, IssueSeverity, LoadOptions, LoadReport, MapData, MapUnit, load_geojson_file, load_geojson_str};
 pub use mesh::{PrismMesh, TriangulationCheck, build_prism, outline_segments, triangulate_polygon};
