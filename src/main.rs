@@ -129,6 +129,43 @@ enum Command {
         #[arg(long, default_value = situation_wall::config::DEFAULT_BUREAUS)]
         bureaus: PathBuf,
     },
+    /// Write a synthetic benchmark map: N community-sized (0.05–0.5 km²) star polygons of 12–40
+    /// vertices, a tenth with a hole, with `code`, `name` and `score`; the same seed gives the
+    /// same file.
+    SynthMap {
+        /// Number of units.
+        #[arg(long)]
+        units: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = situation_wall::geo::synthetic::DEFAULT_SEED)]
+        seed: u64,
+        /// Output GeoJSON file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Time map loading, meshing and score updates and print a table (README, "Benchmarks").
+    /// Default maps: the built-in schematic and synthetic maps of 1,000 and 10,000 units.
+    Bench {
+        /// A GeoJSON map to time (repeatable); replaces the default maps.
+        #[arg(long)]
+        map: Vec<PathBuf>,
+        /// A synthetic map of this many units, generated in memory (repeatable); replaces the
+        /// default maps.
+        #[arg(long)]
+        synthetic: Vec<usize>,
+        /// Seed of the synthetic maps.
+        #[arg(long, default_value_t = situation_wall::geo::synthetic::DEFAULT_SEED)]
+        seed: u64,
+        /// Timed iterations of load and mesh per map.
+        #[arg(long, default_value_t = 5)]
+        iterations: usize,
+        /// Property holding the unit id (then `code`, `adcode`, Feature.id).
+        #[arg(long, default_value = "code")]
+        id_property: String,
+        /// Also write the figures to this CSV file.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -174,6 +211,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let bureaus = (!bureaus.as_os_str().is_empty()).then(|| config::resolve(&bureaus));
             let n = situation_wall::cli::simulate_to_file(&map, bureaus.as_deref(), seed, hours, start, &out)?;
             println!("wrote {n} records to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::SynthMap { units, seed, out }) => {
+            let map = situation_wall::geo::synthetic::synthetic_map(units, seed);
+            std::fs::write(&out, &map.geojson).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+            let s = &map.stats;
+            println!(
+                "wrote {} units ({} outer vertices, {} holes) to {}",
+                s.units,
+                s.outer_vertices,
+                s.holes,
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Bench { map, synthetic, seed, iterations, id_property, csv }) => {
+            use situation_wall::bench::{self, BenchOptions, MapSource};
+            anyhow::ensure!(iterations >= 1, "--iterations must be at least 1");
+            let mut sources: Vec<MapSource> = map.into_iter().map(MapSource::File).collect();
+            sources.extend(synthetic.into_iter().map(|units| MapSource::Synthetic { units, seed }));
+            if sources.is_empty() {
+                sources = vec![
+                    MapSource::File(config::resolve(config::DEFAULT_MAP.as_ref())),
+                    MapSource::Synthetic { units: 1_000, seed },
+                    MapSource::Synthetic { units: 10_000, seed },
+                ];
+            }
+            let options = BenchOptions { iterations, load: LoadOptions { id_property, ..LoadOptions::default() }, ..BenchOptions::default() };
+            let report = bench::run(&sources, &options)?;
+            print!("{}", bench::render_table(&report));
+            if let Some(path) = csv {
+                std::fs::write(&path, bench::render_csv(&report)).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Record { from, out, seconds }) => {
