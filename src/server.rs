@@ -287,22 +287,22 @@ async fn unit_detail(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
         };
         by_status[key] = json!(by_status[key].as_u64().unwrap_or(0) + 1);
     }
-    let asset = score.map_or(0.0, |s| f64::from(s.asset));
-    let comp = score.map_or(0.0, |s| f64::from(s.compliance));
-    let checks = 40u32;
-    let failed = ((comp / 100.0) * f64::from(checks)).round() as u32;
+    let [critical, high, medium, low] = crate::model::derived_vulnerabilities(score.map_or(0.0, |s| s.asset));
+    let (passed, checks) = crate::model::derived_compliance(score.map_or(0.0, |s| s.compliance));
+    let closed: Vec<f64> = inner
+        .state
+        .alerts_newest_first()
+        .filter(|a| a.unit == id && a.status == AlertStatus::Closed)
+        .filter_map(|a| Some((inner.state.status_time(&a.id)? - a.time).as_seconds_f64() / 60.0))
+        .collect();
+    let mttr_minutes = (!closed.is_empty()).then(|| closed.iter().sum::<f64>() / closed.len() as f64);
     Json(json!({
         "unit": id,
         "score": score.map(|s| score_json(&id, s, &shared.thresholds)),
         "history": history,
-        "incidents": {"by_status": by_status, "mttr_minutes": null},
-        "vulnerabilities": {
-            "critical": (asset / 25.0).floor() as u32,
-            "high": (asset / 10.0).floor() as u32,
-            "medium": (asset / 4.0).floor() as u32,
-            "low": (asset / 2.0).floor() as u32,
-        },
-        "compliance": {"checks": checks, "passed": checks - failed.min(checks)},
+        "incidents": {"by_status": by_status, "mttr_minutes": mttr_minutes},
+        "vulnerabilities": {"critical": critical, "high": high, "medium": medium, "low": low},
+        "compliance": {"checks": checks, "passed": passed},
         "simulated": true,
     }))
     .into_response()

@@ -158,6 +158,16 @@ impl RiskState {
         self.alert_order.iter().rev().filter_map(|id| self.alerts.get(id))
     }
 
+    /// When alert `id` took its current status (its raise time until a status change).
+    pub fn status_time(&self, id: &str) -> Option<DateTime<FixedOffset>> {
+        self.status_at.get(id).copied().or_else(|| self.alerts.get(id).map(|a| a.time))
+    }
+
+    /// Number of alerts ever raised (grows by one per new alert; a fresh state starts at 0).
+    pub fn alert_count(&self) -> usize {
+        self.alert_order.len()
+    }
+
     /// Number of alerts that are not closed.
     pub fn open_alerts(&self) -> usize {
         self.alerts.values().filter(|a| a.status != AlertStatus::Closed).count()

@@ -1,0 +1,247 @@
+//! What the panels show, derived from a [`RiskState`]: the ranking (量化考核), the district
+//! summary and one unit's drill-down. Pure functions, no rendering.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, FixedOffset, TimeDelta};
+
+use super::{Alert, AlertStatus, Level, LevelThresholds, RiskScore, RiskState, Severity};
+
+/// Change in total score over this long gives a unit's trend arrow, seconds.
+pub const TREND_WINDOW_S: i64 = 3600;
+/// A change smaller than this (points) is shown as flat.
+pub const TREND_DEAD_BAND: f32 = 1.0;
+
+/// One row of the ranking.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankRow {
+    /// Unit id.
+    pub id: String,
+    /// Its newest score.
+    pub score: RiskScore,
+    /// Total now minus total [`TREND_WINDOW_S`] earlier (0–100 points; 0 with too little
+    /// history).
+    pub trend: f32,
+}
+
+/// Units with a score, riskiest first (ties by id), among `ids`: the ranking board's rows and
+/// the rank of a unit (its position + 1).
+pub fn ranking<'a>(state: &RiskState, ids: impl IntoIterator<Item = &'a str>) -> Vec<RankRow> {
+    let mut rows: Vec<RankRow> = ids
+        .into_iter()
+        .filter_map(|id| {
+            let unit = state.unit(id)?;
+            let score = unit.score?;
+            Some(RankRow { id: id.to_owned(), score, trend: trend(unit.history.iter().copied()) })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.score.total.total_cmp(&a.score.total).then_with(|| a.id.cmp(&b.id)));
+    rows
+}
+
+/// Total now minus the total at or before [`TREND_WINDOW_S`] ago, from a history oldest first.
+pub fn trend(history: impl DoubleEndedIterator<Item = (DateTime<FixedOffset>, f32)> + Clone) -> f32 {
+    let Some((now_t, now_v)) = history.clone().next_back() else { return 0.0 };
+    let then = now_t - TimeDelta::seconds(TREND_WINDOW_S);
+    history.rev().find(|(t, _)| *t <= then).map_or(0.0, |(_, v)| now_v - v)
+}
+
+/// The arrow for a trend: ▲ rising, ▼ falling, = flat (within [`TREND_DEAD_BAND`]).
+pub fn trend_arrow(trend: f32) -> char {
+    match trend.partial_cmp(&0.0) {
+        _ if trend.abs() < TREND_DEAD_BAND => '=',
+        Some(Ordering::Greater) => '▲',
+        _ => '▼',
+    }
+}
+
+/// The district at a glance.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DistrictSummary {
+    /// Mean total score of the units with data, 0–100 (`None` with none).
+    pub index: Option<f32>,
+    /// Units per level, indexed by `Level as usize`.
+    pub per_level: [usize; 4],
+    /// Units without data.
+    pub no_data: usize,
+    /// Alerts not closed (新发现 + 处置中).
+    pub open_incidents: usize,
+    /// Alerts raised in the 24 h before `now`.
+    pub alerts_24h: usize,
+}
+
+/// Summarises the units `ids` (the map's areas) and every alert, as of `now`.
+pub fn district_summary<'a>(state: &RiskState, ids: impl IntoIterator<Item = &'a str>, thresholds: &LevelThresholds, now: Option<DateTime<FixedOffset>>) -> DistrictSummary {
+    let mut s = DistrictSummary::default();
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for id in ids {
+        match state.score(id) {
+            Some(score) => {
+                s.per_level[thresholds.level(score.total) as usize] += 1;
+                sum += f64::from(score.total);
+                n += 1;
+            }
+            None => s.no_data += 1,
+        }
+    }
+    s.index = (n > 0).then(|| (sum / n as f64) as f32);
+    s.open_incidents = state.open_alerts();
+    if let Some(now) = now {
+        let from = now - TimeDelta::hours(24);
+        s.alerts_24h = state.alerts_newest_first().take_while(|a| a.time > from).filter(|a| a.time <= now).count();
+    }
+    s
+}
+
+/// One unit's drill-down.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitDetail {
+    /// Newest score.
+    pub score: Option<RiskScore>,
+    /// Its level.
+    pub level: Option<Level>,
+    /// Rank among the ranked units (1 = riskiest) and how many are ranked.
+    pub rank: Option<(usize, usize)>,
+    /// Alerts by status: 新发现, 处置中, 已闭环.
+    pub by_status: [usize; 3],
+    /// Mean time from alert to 已闭环 over its closed alerts, seconds.
+    pub mttr_s: Option<f64>,
+    /// Newest alerts first, at most `recent` of them.
+    pub recent: Vec<Alert>,
+    /// Vulnerabilities by severity, critical first — derived from the asset score (see
+    /// [`derived_vulnerabilities`]), so `simulated`.
+    pub vulnerabilities: [u32; 4],
+    /// Compliance checks passed and run — derived from the compliance score (see
+    /// [`derived_compliance`]), so `simulated`.
+    pub compliance: (u32, u32),
+}
+
+/// Vulnerability counts [critical, high, medium, low] that a reference backend derives from an
+/// asset-risk score (0–100): one critical per 25 points, one high per 10, one medium per 4,
+/// one low per 2. Used where no backend supplies them (demo mode, the reference server).
+pub fn derived_vulnerabilities(asset: f32) -> [u32; 4] {
+    let a = asset.clamp(0.0, 100.0);
+    [25.0, 10.0, 4.0, 2.0].map(|per| (a / per).floor() as u32)
+}
+
+/// Compliance checks (passed, run) derived from a compliance-gap score (0–100): of 40 checks,
+/// the share that fails is the score / 100, rounded.
+pub fn derived_compliance(compliance: f32) -> (u32, u32) {
+    let checks = 40u32;
+    let failed = ((compliance.clamp(0.0, 100.0) / 100.0) * checks as f32).round() as u32;
+    (checks - failed.min(checks), checks)
+}
+
+/// The drill-down of unit `id`: `ranked` is the ranking it is placed in.
+pub fn unit_detail(state: &RiskState, id: &str, ranked: &[RankRow], thresholds: &LevelThresholds, recent: usize) -> UnitDetail {
+    let score = state.score(id);
+    let mut by_status = [0usize; 3];
+    let (mut repair_s, mut closed) = (0.0f64, 0usize);
+    let mut alerts = Vec::new();
+    for a in state.alerts_newest_first().filter(|a| a.unit == id) {
+        by_status[match a.status {
+            AlertStatus::New => 0,
+            AlertStatus::InProgress => 1,
+            AlertStatus::Closed => 2,
+        }] += 1;
+        if a.status == AlertStatus::Closed
+            && let Some(at) = state.status_time(&a.id)
+        {
+            repair_s += (at - a.time).as_seconds_f64().max(0.0);
+            closed += 1;
+        }
+        if alerts.len() < recent {
+            alerts.push(a.clone());
+        }
+    }
+    UnitDetail {
+        score,
+        level: score.map(|s| thresholds.level(s.total)),
+        rank: ranked.iter().position(|r| r.id == id).map(|p| (p + 1, ranked.len())),
+        by_status,
+        mttr_s: (closed > 0).then(|| repair_s / closed as f64),
+        recent: alerts,
+        vulnerabilities: derived_vulnerabilities(score.map_or(0.0, |s| s.asset)),
+        compliance: derived_compliance(score.map_or(0.0, |s| s.compliance)),
+    }
+}
+
+/// How strongly an alert of this severity animates, 0–1.
+pub fn severity_strength(s: Severity) -> f32 {
+    match s {
+        Severity::Low => 0.35,
+        Severity::Medium => 0.55,
+        Severity::High => 0.8,
+        Severity::Critical => 1.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+    fn sc(total: f32) -> RiskScore {
+        RiskScore { total, threat: total, asset: total, compliance: total }
+    }
+
+    fn state() -> RiskState {
+        let mut s = RiskState::new();
+        s.apply_score("a", t("2026-11-29T08:00:00+08:00"), sc(30.0)).unwrap();
+        s.apply_score("a", t("2026-11-29T09:30:00+08:00"), sc(50.0)).unwrap();
+        s.apply_score("b", t("2026-11-29T09:30:00+08:00"), sc(85.0)).unwrap();
+        s.apply_score("c", t("2026-11-29T09:30:00+08:00"), sc(50.0)).unwrap();
+        let alert = |id: &str, unit: &str, at: &str| Alert {
+            id: id.into(),
+            unit: unit.into(),
+            time: t(at),
+            severity: Severity::High,
+            category: "x".into(),
+            title: "y".into(),
+            status: AlertStatus::New,
+        };
+        s.apply_alert(alert("1", "a", "2026-11-28T07:00:00+08:00")).unwrap();
+        s.apply_alert(alert("2", "a", "2026-11-29T08:00:00+08:00")).unwrap();
+        s.apply_alert(alert("3", "a", "2026-11-29T09:00:00+08:00")).unwrap();
+        s.apply_status("1", AlertStatus::Closed, t("2026-11-28T09:00:00+08:00")).unwrap();
+        s.apply_status("2", AlertStatus::Closed, t("2026-11-29T09:00:00+08:00")).unwrap();
+        s.apply_status("3", AlertStatus::InProgress, t("2026-11-29T09:10:00+08:00")).unwrap();
+        s
+    }
+
+    #[test]
+    fn ranking_sorts_by_total_then_id_with_trends() {
+        let s = state();
+        let rows = ranking(&s, ["a", "b", "c", "nodata"]);
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["b", "a", "c"]);
+        assert_eq!(rows[1].trend, 20.0);
+        assert_eq!(trend_arrow(rows[1].trend), '▲');
+        assert_eq!(trend_arrow(rows[0].trend), '=');
+        assert_eq!(trend_arrow(-3.0), '▼');
+    }
+
+    #[test]
+    fn summary_and_detail_count_what_the_state_holds() {
+        let s = state();
+        let th = LevelThresholds::default();
+        let sum = district_summary(&s, ["a", "b", "c", "nodata"], &th, Some(t("2026-11-29T09:30:00+08:00")));
+        assert_eq!(sum.index, Some(185.0 / 3.0));
+        assert_eq!(sum.per_level, [0, 2, 0, 1]);
+        assert_eq!(sum.no_data, 1);
+        assert_eq!(sum.open_incidents, 1);
+        assert_eq!(sum.alerts_24h, 2, "the alert of the day before is older than 24 h");
+        let rows = ranking(&s, ["a", "b", "c"]);
+        let d = unit_detail(&s, "a", &rows, &th, 2);
+        assert_eq!(d.rank, Some((2, 3)));
+        assert_eq!(d.by_status, [0, 1, 2]);
+        // Closed after 2 h and after 1 h: MTTR 1.5 h.
+        assert_eq!(d.mttr_s, Some(5400.0));
+        assert_eq!(d.recent.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["3", "2"]);
+        assert_eq!(d.vulnerabilities, [2, 5, 12, 25]);
+        assert_eq!(d.compliance, (20, 40));
+        assert_eq!(d.level, Some(Level::Medium));
+    }
+}
