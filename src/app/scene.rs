@@ -1,9 +1,12 @@
 //! The 3D scene: unit prisms coloured and raised by score, borders, the dim context layer, and
 //! the orbit camera. Colour and height ease together over `extrusion.ease_s`.
 //!
-//! Materials come from a fixed palette (one per integer score, plus "no data"), shared by all
-//! units: a unit changes colour by switching its handle, never by mutating a material, which
-//! keeps the asset count constant (bevy#18882).
+//! Two render modes ([`RenderMode`]), both with a constant number of materials (bevy#18882):
+//! - `merged` (default): every prism, bureau column and border in one merged mesh with a
+//!   per-vertex unit index, drawn by [`UnitMaterial`] from a storage buffer of per-unit values
+//!   (height, score, alert pulse, selection). One draw call for the whole map.
+//! - `palette`: one entity and mesh per unit, sharing 101 unlit palette materials; a unit changes
+//!   colour by switching its handle and height by its transform. Kept to measure against.
 
 use bevy::asset::RenderAssetUsages;
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
@@ -11,14 +14,50 @@ use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use bevy_panorbit_camera::PanOrbitCamera;
 
+use bevy::camera::visibility::NoFrustumCulling;
+use bevy::mesh::VertexAttributeValues;
+use bevy::render::storage::ShaderBuffer;
+
 use super::live::Freshness;
+use super::unit_material::{ATTRIBUTE_SHADE, ATTRIBUTE_UNIT_INDEX, UnitMaterial, UnitParams, linear};
 use super::{MapResource, Picture, Settings};
+use crate::config::RenderMode;
 use crate::geo::{PrismMesh, build_prism, outline_segments};
 use crate::model::Transition;
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Startup, (setup_palette, spawn_map, spawn_camera).chain())
-        .add_systems(Update, (retarget_units, ease_units).chain());
+    app.init_resource::<Selection>()
+        .add_systems(Startup, (setup_palette, spawn_map, spawn_camera).chain())
+        .add_systems(Update, (retarget_units, ease_units_palette.run_if(resource_exists::<Palette>), ease_units_merged.run_if(resource_exists::<UnitBuffer>)).chain().in_set(SceneSystems::Ease));
+}
+
+/// The scene's system sets, in `Update`.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SceneSystems {
+    /// Units retarget to the newest picture and step their transitions and pulses; heights,
+    /// colours and the per-unit buffer are written. Effects that start pulses run before it.
+    Ease,
+}
+
+/// The selected unit (drill-down), if any.
+#[derive(Resource, Clone, Debug, Default, PartialEq)]
+pub struct Selection {
+    /// Id of the selected unit or bureau.
+    pub unit: Option<String>,
+}
+
+/// Per-unit values for the merged mesh's shader, one `[height m, score or -1, pulse, selected]`
+/// per unit index, and the GPU buffer they are written to.
+#[derive(Resource)]
+pub struct UnitBuffer {
+    /// The values as last written.
+    pub values: Vec<Vec4>,
+    /// The storage buffer the unit material reads.
+    pub handle: Handle<ShaderBuffer>,
+    /// The prism and border materials (their stale flag follows the picture).
+    pub materials: [Handle<UnitMaterial>; 2],
+    /// Whether the materials show the stale colours.
+    pub stale: bool,
 }
 
 /// Height of unit borders above the top cap, metres.
@@ -27,7 +66,7 @@ const BORDER_LIFT_M: f32 = 3.0;
 /// Number of palette steps: one material per integer score 0–100.
 pub const PALETTE_STEPS: usize = 101;
 
-/// Shared unit materials.
+/// Shared unit materials (palette mode).
 #[derive(Resource)]
 pub struct Palette {
     /// `by_score[s]` is the ramp colour of score `s`.
@@ -72,13 +111,67 @@ pub struct UnitView {
     pub border: Option<Entity>,
     /// A point unit (bureau column), not an area: no map label.
     pub point: bool,
+    /// Index into the merged mesh's per-unit buffer: map units first, then bureaus.
+    pub index: u32,
+    /// The alert pulse on this unit.
+    pub pulse: Pulse,
 }
+
+/// An alert pulse: the prism flashes towards white, `amplitude` (0–1, by severity) fading
+/// over `duration_s` seconds with 1.5 flashes per second.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Pulse {
+    /// Peak strength, 0–1; 0 when no pulse runs.
+    pub amplitude: f32,
+    /// Seconds since it started.
+    pub age_s: f32,
+    /// How long it lasts, seconds.
+    pub duration_s: f32,
+}
+
+impl Pulse {
+    /// Starts a pulse, keeping the stronger one when one is already running.
+    pub fn start(&mut self, amplitude: f32, duration_s: f32) {
+        if self.value() < amplitude {
+            *self = Pulse { amplitude, age_s: 0.0, duration_s };
+        }
+    }
+
+    /// Strength now, 0–1.
+    pub fn value(&self) -> f32 {
+        if self.amplitude <= 0.0 || self.age_s >= self.duration_s {
+            return 0.0;
+        }
+        let fade = 1.0 - self.age_s / self.duration_s;
+        let flash = 0.5 + 0.5 * (self.age_s * 1.5 * std::f32::consts::TAU).cos();
+        self.amplitude * fade * flash
+    }
+
+    /// Advances by `dt` seconds; ends the pulse when its time is up.
+    pub fn step(&mut self, dt: f32) -> f32 {
+        if self.amplitude > 0.0 {
+            self.age_s += dt;
+            if self.age_s >= self.duration_s {
+                self.amplitude = 0.0;
+            }
+        }
+        self.value()
+    }
+}
+
+/// Colour of units without data.
+pub const NO_DATA_COLOUR: Color = Color::srgb(0x3a as f32 / 255.0, 0x40 as f32 / 255.0, 0x4c as f32 / 255.0);
+/// Colour of unit borders.
+pub const BORDER_COLOUR: Color = Color::srgb(0.75, 0.95, 1.0);
 
 fn unlit(colour: Color) -> StandardMaterial {
     StandardMaterial { base_color: colour, unlit: true, ..default() }
 }
 
 fn setup_palette(mut commands: Commands, mut materials: ResMut<Assets<StandardMaterial>>, settings: Res<Settings>) {
+    if settings.config.render.mode != RenderMode::Palette {
+        return;
+    }
     let mut table = |f: &dyn Fn([f32; 3]) -> [f32; 3]| -> Vec<Handle<StandardMaterial>> {
         (0..PALETTE_STEPS)
             .map(|s| {
@@ -89,7 +182,7 @@ fn setup_palette(mut commands: Commands, mut materials: ResMut<Assets<StandardMa
     };
     let by_score = table(&|c| c);
     let stale_by_score = table(&stale_colour);
-    let no_data = materials.add(unlit(Color::srgb_u8(0x3a, 0x40, 0x4c)));
+    let no_data = materials.add(unlit(NO_DATA_COLOUR));
     commands.insert_resource(Palette { by_score, stale_by_score, no_data });
 }
 
@@ -108,76 +201,137 @@ fn line_mesh(segments: Vec<[f32; 3]>) -> Mesh {
     Mesh::new(PrimitiveTopology::LineList, RenderAssetUsages::RENDER_WORLD).with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, segments)
 }
 
+/// Spawns the units (as the render mode says), the bureau columns and the context layer.
 fn spawn_map(
     mut commands: Commands,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
+    mut unit_materials: ResMut<Assets<UnitMaterial>>,
+    mut buffers: ResMut<Assets<ShaderBuffer>>,
     map: Res<MapResource>,
-    palette: Res<Palette>,
+    palette: Option<Res<Palette>>,
     settings: Res<Settings>,
 ) {
     let ext = &settings.config.extrusion;
-    let border_material = materials.add(StandardMaterial {
-        base_color: Color::srgba(0.75, 0.95, 1.0, 0.9),
-        unlit: true,
-        alpha_mode: AlphaMode::Blend,
-        ..default()
-    });
-    for unit in &map.data.units {
-        let (prism, checks) = build_prism(&unit.polygons);
-        for (part, c) in checks.iter().enumerate() {
-            if !c.passes() {
-                warn!("unit {} part {part}: triangles cover {:.1} m² of {:.1} m² (deviation {:.2e})", unit.id, c.triangle_area_m2, c.polygon_area_m2, c.deviation());
+    let prisms: Vec<PrismMesh> = map
+        .data
+        .units
+        .iter()
+        .map(|unit| {
+            let (prism, checks) = build_prism(&unit.polygons);
+            for (part, c) in checks.iter().enumerate() {
+                if !c.passes() {
+                    warn!("unit {} part {part}: triangles cover {:.1} m² of {:.1} m² (deviation {:.2e})", unit.id, c.triangle_area_m2, c.polygon_area_m2, c.deviation());
+                }
+            }
+            prism
+        })
+        .collect();
+    // Bureaus (委办局): slim square columns, 200 m a side.
+    let half = 100.0;
+    let square = ::geo::Polygon::new(::geo::LineString::from(vec![(-half, -half), (half, -half), (half, half), (-half, half), (-half, -half)]), vec![]);
+    let (column, _) = build_prism(std::slice::from_ref(&square));
+
+    let mut views: Vec<UnitView> = map
+        .data
+        .units
+        .iter()
+        .enumerate()
+        .map(|(i, unit)| UnitView {
+            id: unit.id.clone(),
+            name: unit.name.clone(),
+            area_m2: unit.area_m2,
+            label_xz: Vec2::new(unit.label_point.0 as f32, -unit.label_point.1 as f32),
+            transition: Transition::default(),
+            border: None,
+            point: false,
+            index: i as u32,
+            pulse: Pulse::default(),
+        })
+        .collect();
+    let first_bureau = views.len();
+    views.extend(map.bureaus.iter().enumerate().map(|(j, b)| UnitView {
+        id: b.id.clone(),
+        name: b.name.clone(),
+        area_m2: 0.0,
+        label_xz: Vec2::new(b.xy.0 as f32, -(b.xy.1 as f32)),
+        transition: Transition::default(),
+        border: None,
+        point: true,
+        index: (first_bureau + j) as u32,
+        pulse: Pulse::default(),
+    }));
+
+    match palette {
+        None => {
+            // Merged: one mesh for every prism and column, one for every border.
+            let mut body = MergedMesh::default();
+            let mut lines = MergedMesh::default();
+            for (i, (unit, prism)) in map.data.units.iter().zip(&prisms).enumerate() {
+                body.push_prism(prism, Vec2::ZERO, i as u32);
+                lines.push_lines(&outline_segments(&unit.polygons, 1.0), i as u32);
+            }
+            for view in &views[first_bureau..] {
+                body.push_prism(&column, view.label_xz, view.index);
+            }
+            let values: Vec<Vec4> = views.iter().map(|v| Vec4::new(view_height(v, ext, None), -1.0, 0.0, 0.0)).collect();
+            let handle = buffers.add(ShaderBuffer::from(values.clone()));
+            let ramp: Vec<Vec4> = (0..PALETTE_STEPS)
+                .map(|s| linear(settings.ramp.sample(s as f32)))
+                .chain((0..PALETTE_STEPS).map(|s| linear(stale_colour(settings.ramp.sample(s as f32)))))
+                .collect();
+            let ramp = buffers.add(ShaderBuffer::from(ramp));
+            let srgb = |c: Color| {
+                let l = c.to_linear();
+                Vec4::new(l.red, l.green, l.blue, 1.0)
+            };
+            let params = UnitParams {
+                mode: Vec4::ZERO,
+                no_data: srgb(NO_DATA_COLOUR),
+                border: srgb(BORDER_COLOUR),
+                glow: srgb(Color::srgb(0.36, 0.84, 1.0)).with_w(0.55),
+            };
+            let body_material = unit_materials.add(UnitMaterial { params, units: handle.clone(), ramp: ramp.clone() });
+            let line_params = UnitParams { mode: Vec4::new(0.0, 1.0, BORDER_LIFT_M, 0.0), ..params };
+            let line_material = unit_materials.add(UnitMaterial { params: line_params, units: handle.clone(), ramp });
+            // The shader raises vertices to their unit's height, so the meshes' own bounds
+            // (y 0–1) say nothing about what is on screen.
+            commands.spawn((Mesh3d(meshes.add(body.into_mesh(PrimitiveTopology::TriangleList))), MeshMaterial3d(body_material.clone()), NoFrustumCulling, MergedMap));
+            if !lines.positions.is_empty() {
+                commands.spawn((Mesh3d(meshes.add(lines.into_mesh(PrimitiveTopology::LineList))), MeshMaterial3d(line_material.clone()), NoFrustumCulling, MergedMap));
+            }
+            commands.insert_resource(UnitBuffer { values, handle, materials: [body_material, line_material], stale: false });
+            for view in views {
+                commands.spawn(view);
             }
         }
-        let height = ext.height_m(0.0);
-        let border = commands
-            .spawn((
-                Mesh3d(meshes.add(line_mesh(outline_segments(&unit.polygons, 1.0)))),
-                MeshMaterial3d(border_material.clone()),
-                // Lifted a little above the cap so it is not hidden by it (line lists cannot
-                // use depth bias).
-                Transform::from_xyz(0.0, BORDER_LIFT_M, 0.0).with_scale(Vec3::new(1.0, height, 1.0)),
-            ))
-            .id();
-        commands.spawn((
-            Mesh3d(meshes.add(prism_mesh(&prism))),
-            MeshMaterial3d(palette.no_data.clone()),
-            Transform::from_scale(Vec3::new(1.0, height, 1.0)),
-            UnitView {
-                id: unit.id.clone(),
-                name: unit.name.clone(),
-                area_m2: unit.area_m2,
-                label_xz: Vec2::new(unit.label_point.0 as f32, -unit.label_point.1 as f32),
-                transition: Transition::default(),
-                border: Some(border),
-                point: false,
-            },
-        ));
-    }
-
-    // Bureaus (委办局): slim square columns, 200 m a side, sharing one mesh and the palette.
-    if !map.bureaus.is_empty() {
-        let half = 100.0;
-        let square = ::geo::Polygon::new(::geo::LineString::from(vec![(-half, -half), (half, -half), (half, half), (-half, half), (-half, -half)]), vec![]);
-        let (column, _) = build_prism(std::slice::from_ref(&square));
-        let column = meshes.add(prism_mesh(&column));
-        for b in &map.bureaus {
-            let (x, y) = (b.xy.0 as f32, -(b.xy.1 as f32));
-            commands.spawn((
-                Mesh3d(column.clone()),
-                MeshMaterial3d(palette.no_data.clone()),
-                Transform::from_xyz(x, 0.0, y).with_scale(Vec3::new(1.0, ext.height_m(0.0), 1.0)),
-                UnitView {
-                    id: b.id.clone(),
-                    name: b.name.clone(),
-                    area_m2: 0.0,
-                    label_xz: Vec2::new(x, y),
-                    transition: Transition::default(),
-                    border: None,
-                    point: true,
-                },
-            ));
+        Some(palette) => {
+            let border_material = materials.add(StandardMaterial { base_color: BORDER_COLOUR.with_alpha(0.9), unlit: true, alpha_mode: AlphaMode::Blend, ..default() });
+            let height = ext.height_m(0.0);
+            let column = meshes.add(prism_mesh(&column));
+            for (mut view, (unit, prism)) in views.drain(..first_bureau).zip(map.data.units.iter().zip(&prisms)) {
+                view.border = Some(
+                    commands
+                        .spawn((
+                            Mesh3d(meshes.add(line_mesh(outline_segments(&unit.polygons, 1.0)))),
+                            MeshMaterial3d(border_material.clone()),
+                            // Lifted a little above the cap so it is not hidden by it (line
+                            // lists cannot use depth bias).
+                            Transform::from_xyz(0.0, BORDER_LIFT_M, 0.0).with_scale(Vec3::new(1.0, height, 1.0)),
+                        ))
+                        .id(),
+                );
+                commands.spawn((Mesh3d(meshes.add(prism_mesh(prism))), MeshMaterial3d(palette.no_data.clone()), Transform::from_scale(Vec3::new(1.0, height, 1.0)), view));
+            }
+            for view in views {
+                let (x, z) = (view.label_xz.x, view.label_xz.y);
+                commands.spawn((
+                    Mesh3d(column.clone()),
+                    MeshMaterial3d(palette.no_data.clone()),
+                    Transform::from_xyz(x, 0.0, z).with_scale(Vec3::new(1.0, view_height(&view, ext, None), 1.0)),
+                    view,
+                ));
+            }
         }
     }
 
@@ -194,6 +348,53 @@ fn spawn_map(
     }
 }
 
+/// Marks the merged map meshes.
+#[derive(Component)]
+pub struct MergedMap;
+
+/// Vertex data of many units gathered into one mesh, each vertex tagged with its unit index.
+#[derive(Default)]
+pub struct MergedMesh {
+    /// Positions, metres, y 0–1 (the shader scales it by the unit's height).
+    pub positions: Vec<[f32; 3]>,
+    /// Unit index per vertex.
+    pub unit: Vec<u32>,
+    /// Shade per vertex (1 on caps and lines).
+    pub shade: Vec<f32>,
+    /// Triangle indices (empty for line lists).
+    pub indices: Vec<u32>,
+}
+
+impl MergedMesh {
+    /// Appends a prism moved by `offset` (world x, z metres) for unit `index`.
+    pub fn push_prism(&mut self, prism: &PrismMesh, offset: Vec2, index: u32) {
+        let base = self.positions.len() as u32;
+        self.positions.extend(prism.positions.iter().map(|&[x, y, z]| [x + offset.x, y, z + offset.y]));
+        self.unit.extend(std::iter::repeat_n(index, prism.positions.len()));
+        self.shade.extend_from_slice(&prism.shade);
+        self.indices.extend(prism.indices.iter().map(|i| i + base));
+    }
+
+    /// Appends line-list segments for unit `index`.
+    pub fn push_lines(&mut self, segments: &[[f32; 3]], index: u32) {
+        self.positions.extend_from_slice(segments);
+        self.unit.extend(std::iter::repeat_n(index, segments.len()));
+        self.shade.extend(std::iter::repeat_n(1.0, segments.len()));
+    }
+
+    /// The Bevy mesh, with [`ATTRIBUTE_UNIT_INDEX`] and [`ATTRIBUTE_SHADE`].
+    pub fn into_mesh(self, topology: PrimitiveTopology) -> Mesh {
+        let mut mesh = Mesh::new(topology, RenderAssetUsages::RENDER_WORLD)
+            .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, self.positions)
+            .with_inserted_attribute(ATTRIBUTE_UNIT_INDEX, VertexAttributeValues::Uint32(self.unit))
+            .with_inserted_attribute(ATTRIBUTE_SHADE, VertexAttributeValues::Float32(self.shade));
+        if !self.indices.is_empty() {
+            mesh.insert_indices(Indices::U32(self.indices));
+        }
+        mesh
+    }
+}
+
 /// Camera framing: the map's bounding box (or three times the tallest prism, if larger) seen from
 /// the south at 42° elevation.
 fn spawn_camera(mut commands: Commands, map: Res<MapResource>, settings: Res<Settings>) {
@@ -204,6 +405,7 @@ fn spawn_camera(mut commands: Commands, map: Res<MapResource>, settings: Res<Set
     let extent = ((x1 - x0).max(y1 - y0) as f32).max(3.0 * tallest).max(100.0);
     let fov = std::f32::consts::FRAC_PI_4;
     let radius = extent * 0.5 / (fov / 2.0).tan() * 1.1;
+    commands.insert_resource(super::interact::HomeView { focus: centre, radius, yaw: 0.0, pitch: 42f32.to_radians() });
     commands.spawn((
         Camera3d::default(),
         Projection::Perspective(PerspectiveProjection { fov, near: radius * 0.01, far: radius * 20.0, ..default() }),
@@ -251,8 +453,8 @@ pub fn view_height(unit: &UnitView, ext: &crate::config::ExtrusionConfig, shown:
     if unit.point { 400.0 + 1.5 * h } else { h }
 }
 
-/// Moves every transition forward and applies height and palette colour.
-fn ease_units(
+/// Palette mode: moves every transition forward and applies height and palette colour.
+fn ease_units_palette(
     time: Res<Time>,
     picture: Res<Picture>,
     settings: Res<Settings>,
@@ -264,6 +466,7 @@ fn ease_units(
     let dt = time.delta_secs();
     for (mut unit, mut transform, mut material) in &mut units {
         let shown = unit.transition.step(dt, ext.ease_s);
+        unit.pulse.step(dt);
         let height = view_height(&unit, ext, shown);
         if transform.scale.y != height {
             transform.scale.y = height;
@@ -274,6 +477,46 @@ fn ease_units(
         let handle = palette.for_score(shown, picture.freshness == Freshness::Stale);
         if material.0 != *handle {
             material.0 = handle.clone();
+        }
+    }
+}
+
+/// Merged mode: moves every transition and pulse forward and writes the per-unit buffer, only
+/// when a value changed (an idle wall uploads nothing).
+fn ease_units_merged(
+    time: Res<Time>,
+    picture: Res<Picture>,
+    settings: Res<Settings>,
+    selection: Res<Selection>,
+    mut buffer: ResMut<UnitBuffer>,
+    mut buffers: ResMut<Assets<ShaderBuffer>>,
+    mut materials: ResMut<Assets<UnitMaterial>>,
+    mut units: Query<&mut UnitView>,
+) {
+    let ext = &settings.config.extrusion;
+    let dt = time.delta_secs();
+    let mut changed = false;
+    for mut unit in &mut units {
+        let shown = unit.transition.step(dt, ext.ease_s);
+        let pulse = unit.pulse.step(dt);
+        let selected = selection.unit.as_deref() == Some(unit.id.as_str());
+        let value = Vec4::new(view_height(&unit, ext, shown), shown.unwrap_or(-1.0), pulse, if selected { 1.0 } else { 0.0 });
+        let slot = &mut buffer.values[unit.index as usize];
+        if *slot != value {
+            *slot = value;
+            changed = true;
+        }
+    }
+    if changed && let Some(mut gpu) = buffers.get_mut(&buffer.handle) {
+        gpu.set_data(buffer.values.clone());
+    }
+    let stale = picture.freshness == Freshness::Stale;
+    if stale != buffer.stale {
+        buffer.stale = stale;
+        for handle in &buffer.materials {
+            if let Some(mut m) = materials.get_mut(handle) {
+                m.params.mode.x = if stale { 1.0 } else { 0.0 };
+            }
         }
     }
 }

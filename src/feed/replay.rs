@@ -88,6 +88,12 @@ impl Replay {
         &self.recording
     }
 
+    /// When each record of the recording is due in a pass: recording seconds from the start
+    /// (long gaps shortened), in record order.
+    pub fn offsets(&self) -> &[f64] {
+        &self.offsets
+    }
+
     /// The state so far.
     pub fn state(&self) -> &RiskState {
         &self.state

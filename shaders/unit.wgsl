@@ -1,0 +1,86 @@
+// Situation Wall unit material: every unit prism, bureau column and border of the map in one
+// merged mesh, drawn with one material. Each vertex carries its unit's index; the unit's live
+// values (height, score on screen, alert pulse, selection) come from one storage buffer that
+// the app rewrites when they change, so no material is ever mutated per unit (bevy#18882).
+//
+// units[i] = (height in metres, score 0–100 or -1 for no data, pulse 0–1, selected 0/1)
+// ramp[s] = linear RGB of integer score s (0–100); ramp[101 + s] is its stale (desaturated) twin
+
+#import bevy_pbr::mesh_functions::{get_world_from_local, mesh_position_local_to_world}
+#import bevy_pbr::view_transformations::position_world_to_clip
+
+struct UnitParams {
+    // x: 1 when the picture is stale, y: 1 for the border (line) pass,
+    // z: metres added to every height (the border lift), w: unused
+    mode: vec4<f32>,
+    // colour of units without data (linear RGB)
+    no_data: vec4<f32>,
+    // border colour (linear RGB)
+    border: vec4<f32>,
+    // rim glow colour (linear RGB) and, in w, its strength
+    glow: vec4<f32>,
+};
+
+@group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> params: UnitParams;
+@group(#{MATERIAL_BIND_GROUP}) @binding(1) var<storage, read> units: array<vec4<f32>>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(2) var<storage, read> ramp: array<vec4<f32>>;
+
+struct Vertex {
+    @builtin(instance_index) instance_index: u32,
+    @location(0) position: vec3<f32>,
+    @location(1) unit: u32,
+    @location(2) shade: f32,
+};
+
+struct VertexOutput {
+    @builtin(position) clip_position: vec4<f32>,
+    @location(0) @interpolate(flat) unit: u32,
+    @location(1) shade: f32,
+    // 0 at the foot of a wall, 1 at its top edge
+    @location(2) up: f32,
+};
+
+@vertex
+fn vertex(v: Vertex) -> VertexOutput {
+    let u = units[v.unit];
+    var local = v.position;
+    local.y = local.y * u.x + params.mode.z;
+    let world = mesh_position_local_to_world(get_world_from_local(v.instance_index), vec4<f32>(local, 1.0));
+    var out: VertexOutput;
+    out.clip_position = position_world_to_clip(world.xyz);
+    out.unit = v.unit;
+    out.shade = v.shade;
+    out.up = v.position.y;
+    return out;
+}
+
+@fragment
+fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
+    let u = units[in.unit];
+    let pulse = clamp(u.z, 0.0, 1.0);
+    let selected = u.w;
+    if params.mode.y > 0.5 {
+        // Borders: light, turning white while the unit pulses or is selected.
+        let c = mix(params.border.rgb, vec3<f32>(1.0, 1.0, 1.0), max(pulse, selected));
+        return vec4<f32>(c, 1.0);
+    }
+    var base: vec3<f32>;
+    if u.y < 0.0 {
+        base = params.no_data.rgb;
+    } else {
+        let stale_offset = select(0u, 101u, params.mode.x > 0.5);
+        base = ramp[u32(round(clamp(u.y, 0.0, 100.0))) + stale_offset].rgb;
+    }
+    var c = base * in.shade;
+    // Walls (shade < 1) glow towards their top edge: a rim in the unit's own colour plus the
+    // accent, stronger on the selected unit. Top caps (shade 1) keep the exact ramp colour.
+    if in.shade < 0.999 {
+        let rim = pow(clamp(in.up, 0.0, 1.0), 6.0) * (params.glow.w + 0.5 * selected);
+        c = c + rim * (0.6 * base + 0.4 * params.glow.rgb);
+    } else {
+        c = mix(c, vec3<f32>(1.0, 1.0, 1.0), 0.18 * selected);
+    }
+    // An alert pulse washes the whole prism towards white.
+    c = mix(c, vec3<f32>(1.0, 0.97, 0.92), 0.6 * pulse);
+    return vec4<f32>(c, 1.0);
+}
