@@ -35,6 +35,143 @@ pub struct Config {
     pub window: WindowConfig,
     /// Live mode: the backend and its timeouts.
     pub live: LiveConfig,
+    /// How units are drawn.
+    pub render: RenderConfig,
+    /// Language, UI scale and panels.
+    pub ui: UiConfig,
+    /// The auto-tour of the riskiest units.
+    pub tour: TourConfig,
+    /// Alert effects: ripples, pulses, banner, ticker.
+    pub alerts: AlertsConfig,
+    /// Kiosk lock-down.
+    pub kiosk: KioskConfig,
+}
+
+/// How unit prisms are drawn (see `app::scene`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderMode {
+    /// One merged mesh with a per-vertex unit index and a storage buffer of per-unit values,
+    /// drawn by the unit material (`shaders/unit.wgsl`): one draw call for the whole map.
+    #[default]
+    Merged,
+    /// One entity per unit sharing 101 palette materials (kept for comparison).
+    Palette,
+}
+
+/// `[render]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RenderConfig {
+    /// `"merged"` or `"palette"`.
+    pub mode: RenderMode,
+    /// Redraw only on change (input, new data, running animations); otherwise at most once
+    /// per `idle_redraw_s`. Off: redraw every frame.
+    pub reactive: bool,
+    /// Longest time between redraws when idle, seconds (the clock still ticks).
+    pub idle_redraw_s: f64,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        Self { mode: RenderMode::Merged, reactive: true, idle_redraw_s: 1.0 }
+    }
+}
+
+/// Display language.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// 中文 (default).
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+/// `[ui]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// Language at start; `L` switches it.
+    pub lang: Lang,
+    /// UI scale factor; 0 scales with the window: height / 1080, at least 1 (2 on a
+    /// 3840×2160 wall, 4 at 8K).
+    pub scale: f32,
+    /// Touch-first: larger rows and buttons.
+    pub touch: bool,
+    /// Show the ranking board (量化考核).
+    pub ranking: bool,
+    /// Rows the ranking board shows before it scrolls.
+    pub ranking_rows: usize,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self { lang: Lang::Zh, scale: 0.0, touch: false, ranking: true, ranking_rows: 12 }
+    }
+}
+
+/// `[tour]`: after `idle_s` without input the camera visits the `units` riskiest units in turn,
+/// `dwell_s` each, with their drill-down; any input stops it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TourConfig {
+    /// Run the tour at all.
+    pub enabled: bool,
+    /// Seconds without input before it starts.
+    pub idle_s: f64,
+    /// Seconds at each unit.
+    pub dwell_s: f64,
+    /// How many of the riskiest units it visits (then the district view, then again).
+    pub units: usize,
+}
+
+impl Default for TourConfig {
+    fn default() -> Self {
+        Self { enabled: false, idle_s: 120.0, dwell_s: 12.0, units: 5 }
+    }
+}
+
+/// `[alerts]`: effects of new alerts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Most ripple entities alive at once; more alerts at once are coalesced (one ripple per
+    /// unit, the most severe), the rest counted on the ticker.
+    pub max_effects: usize,
+    /// Ripple and pulse duration, seconds (scaled up to 1.5× for 严重).
+    pub effect_s: f32,
+    /// How long a 严重 (critical) banner stays, seconds.
+    pub banner_s: f32,
+    /// Fly the camera to a unit with a critical alert, and back after `fly_dwell_s`.
+    pub fly_to_critical: bool,
+    /// Seconds the camera stays at that unit.
+    pub fly_dwell_s: f64,
+    /// Alerts the ticker lists.
+    pub ticker_len: usize,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self { max_effects: 16, effect_s: 4.0, banner_s: 12.0, fly_to_critical: false, fly_dwell_s: 10.0, ticker_len: 8 }
+    }
+}
+
+/// `[kiosk]`: lock-down for leaders' desktop kiosks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KioskConfig {
+    /// Ignore window close requests and quit keys; only `admin_chord` quits.
+    pub locked: bool,
+    /// Key chord that quits a locked app, e.g. `"ctrl+alt+shift+q"` (modifiers, then one letter).
+    pub admin_chord: String,
+}
+
+impl Default for KioskConfig {
+    fn default() -> Self {
+        Self { locked: false, admin_chord: "ctrl+alt+shift+q".into() }
+    }
 }
 
 /// `[live]`: following the security-operations backend (`--live URL`).
@@ -213,11 +350,31 @@ pub struct WindowConfig {
     pub width: u32,
     /// Height in logical pixels.
     pub height: u32,
+    /// `"windowed"`, `"borderless"` (borderless fullscreen on `monitor`) or `"fullscreen"`
+    /// (exclusive, the monitor's current mode).
+    pub mode: WindowMode,
+    /// Monitor index for the fullscreen modes (0 = primary).
+    pub monitor: usize,
+    /// Show the mouse cursor.
+    pub cursor: bool,
+}
+
+/// How the window is shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowMode {
+    /// A normal window of `width` × `height`.
+    #[default]
+    Windowed,
+    /// Borderless fullscreen.
+    Borderless,
+    /// Exclusive fullscreen.
+    Fullscreen,
 }
 
 impl Default for WindowConfig {
     fn default() -> Self {
-        Self { width: 1600, height: 900 }
+        Self { width: 1600, height: 900, mode: WindowMode::Windowed, monitor: 0, cursor: true }
     }
 }
 
@@ -318,12 +475,59 @@ impl Config {
         Self::parse(&text, &path.display().to_string())
     }
 
+    /// Loads the base configuration as [`Config::load`] does, then lays the profile
+    /// `config/NAME.toml` (under the data root) over it: the profile's keys replace the base's,
+    /// table by table, and every other key keeps the base's value.
+    ///
+    /// # Errors
+    /// As [`Config::load`]; an unknown profile names the files that exist.
+    pub fn load_with_profile(path: Option<&Path>, profile: &str) -> Result<Self, ConfigError> {
+        let read = |p: &Path| std::fs::read_to_string(p).map_err(|source| ConfigError::Io { path: p.display().to_string(), source });
+        let parse_table = |text: &str, p: &Path| toml::from_str::<toml::Table>(text).map_err(|source| ConfigError::Toml { path: p.display().to_string(), source });
+        let default = data_root().join("config/default.toml");
+        let base_path = path.map(Path::to_path_buf).or_else(|| default.exists().then_some(default));
+        let mut table = match &base_path {
+            Some(p) => parse_table(&read(p)?, p)?,
+            None => toml::Table::new(),
+        };
+        let profile_path = data_root().join("config").join(format!("{profile}.toml"));
+        if !profile_path.exists() {
+            let mut names: Vec<String> = std::fs::read_dir(data_root().join("config"))
+                .map(|d| d.filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned)).filter(|n| n != "default").collect())
+                .unwrap_or_default();
+            names.sort();
+            return Err(ConfigError::Io {
+                path: profile_path.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("no such profile; profiles: {}", names.join(", "))),
+            });
+        }
+        let overlay = parse_table(&read(&profile_path)?, &profile_path)?;
+        merge_tables(&mut table, overlay);
+        let name = match &base_path {
+            Some(p) => format!("{} + {}", p.display(), profile_path.display()),
+            None => profile_path.display().to_string(),
+        };
+        Self::parse(&toml::to_string(&table).expect("a parsed table serialises"), &name)
+    }
+
     /// The colour ramp.
     ///
     /// # Errors
     /// [`RampError`] for bad stops.
     pub fn ramp(&self) -> Result<ColourRamp, RampError> {
         ColourRamp::new(&self.ramp.stops)
+    }
+}
+
+/// Lays `overlay` over `base`: tables merge key by key, any other value replaces.
+fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 
@@ -361,6 +565,23 @@ mod tests {
         assert_eq!(Config::parse("[levels]\nmedium = 30.0\n", "t").unwrap().levels.high, 60.0);
         let err = Config::parse("[extrusion]\nmetres_per_point = nan\n", "c.toml").unwrap_err().to_string();
         assert!(err.contains("metres_per_point") && err.contains("c.toml"), "{err}");
+    }
+
+    #[test]
+    fn profiles_lay_over_the_default() {
+        let wall = Config::load_with_profile(None, "wall").unwrap();
+        assert_eq!(wall.window.mode, WindowMode::Borderless);
+        assert!(!wall.window.cursor);
+        assert!(wall.tour.enabled);
+        // Keys the profile does not name keep the default file's values.
+        assert_eq!(wall.demo.speed, 60.0);
+        assert_eq!(wall.ramp().unwrap(), ColourRamp::default());
+        let kiosk = Config::load_with_profile(None, "kiosk").unwrap();
+        assert!(kiosk.kiosk.locked && kiosk.ui.touch);
+        let desktop = Config::load_with_profile(None, "desktop").unwrap();
+        assert_eq!(desktop.window.mode, WindowMode::Windowed);
+        let err = Config::load_with_profile(None, "nosuch").unwrap_err().to_string();
+        assert!(err.contains("nosuch.toml") && err.contains("kiosk") && err.contains("wall"), "{err}");
     }
 
     #[test]

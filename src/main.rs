@@ -43,6 +43,16 @@ struct Cli {
     /// demo's day).
     #[arg(long, default_value_t = 0.0)]
     seek_hours: f64,
+    /// Display profile from config/: `wall` (borderless fullscreen, no cursor, tour, 4K/8K
+    /// scale), `kiosk` (touch-first, locked) or `desktop` (windowed); laid over --config.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Start with this unit (id) selected and its drill-down open.
+    #[arg(long)]
+    select: Option<String>,
+    /// Override the window size, e.g. 3840x2160 (logical pixels).
+    #[arg(long, value_parser = parse_size)]
+    window: Option<(u32, u32)>,
     /// Render, save a PNG of the whole window to this file, and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
@@ -166,6 +176,13 @@ enum Command {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
+}
+
+/// Parses `WIDTHxHEIGHT`.
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(|| format!("{text}: expected WIDTHxHEIGHT, e.g. 3840x2160"))?;
+    let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{text}: {e}"));
+    Ok((parse(w)?, parse(h)?))
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -310,7 +327,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let config = Config::load(cli.config.as_deref())?;
+            let mut config = match &cli.profile {
+                Some(p) => Config::load_with_profile(cli.config.as_deref(), p)?,
+                None => Config::load(cli.config.as_deref())?,
+            };
+            if let Some((width, height)) = cli.window {
+                anyhow::ensure!(width >= 320 && height >= 240, "--window must be at least 320x240");
+                config.window.width = width;
+                config.window.height = height;
+            }
             let recording = cli.recording.unwrap_or_else(|| config::resolve(&config.demo.recording));
             let speed = cli.speed.unwrap_or(config.demo.speed);
             anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be a positive number");
@@ -318,7 +343,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(cli.seek_hours.is_finite() && cli.seek_hours >= 0.0, "--seek-hours must be >= 0");
             let url = cli.live.clone().unwrap_or_else(|| config.live.url.clone());
             let live = if url.is_empty() { None } else { Some(config.live.options(&url)?) };
-            app::run(RunOptions { config, map: cli.map, recording, live, record: cli.record, speed, seek_s: cli.seek_hours * 3600.0, capture, cjk_font: !cli.no_cjk_font })?;
+            app::run(RunOptions { config, map: cli.map, recording, live, record: cli.record, speed, seek_s: cli.seek_hours * 3600.0, capture, cjk_font: !cli.no_cjk_font, select: cli.select })?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -158,7 +158,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut app = App::new();
         app.add_plugins(MinimalPlugins)
-            .insert_resource(Picture { state: RiskState::new(), source: Source::Live { url: "t".into() }, clock: None, generation: 0, freshness: Freshness::Live })
+            .insert_resource(Picture { state: RiskState::new(), source: Source::Live { url: "t".into() }, clock: None, generation: 0, epoch: 0, freshness: Freshness::Live })
             .insert_resource(LiveFeed::new(rx, "t".into(), FreshnessThresholds { delayed_s: 0.15, stale_s: 0.3 }))
             .add_systems(Update, drain_live);
         let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();

@@ -3,10 +3,15 @@
 //! Data flows one way: the feed (demo replay) writes the [`Picture`]; the scene and the UI read
 //! it. Rendering code never parses data and the feed never touches entities.
 
+pub mod alerts;
 mod capture;
+pub mod i18n;
+pub mod interact;
 pub mod live;
-mod scene;
+mod panels;
+pub mod scene;
 mod ui;
+pub mod unit_material;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +51,8 @@ pub struct RunOptions {
     pub capture: Option<CapturePlan>,
     /// Load the bundled CJK font (false only for the render check's negative control).
     pub cjk_font: bool,
+    /// Unit to select at start.
+    pub select: Option<String>,
 }
 
 /// The loaded map and its context layer.
@@ -89,6 +96,9 @@ pub struct Picture {
     pub clock: Option<DateTime<FixedOffset>>,
     /// Bumped whenever `state` changes, so views redo work only then.
     pub generation: u64,
+    /// Bumped when `state` is rebuilt rather than moved forward (a seek, a restarted loop):
+    /// the alerts it then holds are history, not news.
+    pub epoch: u64,
     /// How current the data is (always live in demo mode).
     pub freshness: live::Freshness,
 }
@@ -102,11 +112,22 @@ pub struct Settings {
     pub config: Config,
 }
 
-/// The demo replay.
+/// The demo replay and its timeline controls.
 #[derive(Resource)]
 pub struct DemoFeed {
     /// The replay.
     pub replay: Replay,
+    /// Paused: the clock stands still.
+    pub paused: bool,
+    /// A seek the timeline asked for: recording seconds from the start, done next frame.
+    pub seek_to: Option<f64>,
+}
+
+impl DemoFeed {
+    /// A feed playing `replay`.
+    pub fn new(replay: Replay) -> Self {
+        Self { replay, paused: false, seek_to: None }
+    }
 }
 
 /// The data source chosen at start-up.
@@ -186,29 +207,48 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
             if options.seek_s > 0.0 {
                 replay.seek(options.seek_s);
             }
-            (Source::Demo { speed: options.speed }, Feed::Demo(DemoFeed { replay }))
+            (Source::Demo { speed: options.speed }, Feed::Demo(DemoFeed::new(replay)))
         }
     };
 
     let w = &options.config.window;
+    // A screenshot run is a window of exactly the configured size, whatever the profile.
+    let window_mode = if options.capture.is_some() { config::WindowMode::Windowed } else { w.mode };
+    let mode = match window_mode {
+        config::WindowMode::Windowed => bevy::window::WindowMode::Windowed,
+        config::WindowMode::Borderless => bevy::window::WindowMode::BorderlessFullscreen(bevy::window::MonitorSelection::Index(w.monitor)),
+        config::WindowMode::Fullscreen => bevy::window::WindowMode::Fullscreen(bevy::window::MonitorSelection::Index(w.monitor), bevy::window::VideoModeSelection::Current),
+    };
+    let locked = options.config.kiosk.locked;
     let mut app = App::new();
-    app.add_plugins(DefaultPlugins.set(WindowPlugin {
-        primary_window: Some(Window {
-            title: "朝阳区网络安全态势 · Situation Wall".into(),
-            resolution: WindowResolution::new(w.width, w.height),
-            ..default()
-        }),
-        ..default()
-    }))
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: "朝阳区网络安全态势 · Situation Wall".into(),
+                    resolution: WindowResolution::new(w.width, w.height),
+                    mode,
+                    // A capture must be exactly the configured size.
+                    decorations: window_mode == config::WindowMode::Windowed,
+                    ..default()
+                }),
+                primary_cursor_options: Some(bevy::window::CursorOptions { visible: w.cursor, ..default() }),
+                // A locked kiosk ignores close requests (Alt+F4, the window manager).
+                close_when_requested: !locked,
+                ..default()
+            }),
+    )
     .add_plugins((EguiPlugin::default(), PanOrbitCameraPlugin))
     .insert_resource(ClearColor(Color::srgb_u8(0x05, 0x08, 0x12)))
     .insert_resource(Settings { ramp, config: options.config.clone() })
-    .insert_resource(Picture { state: RiskState::new(), source, clock: None, generation: 0, freshness: live::Freshness::Live })
+    .insert_resource(Picture { state: RiskState::new(), source, clock: None, generation: 0, epoch: 0, freshness: live::Freshness::Live })
+    .insert_resource(i18n::UiLang(options.config.ui.lang))
+    .insert_resource(scene::Selection { unit: options.select.clone() })
     .insert_resource(map)
     .insert_resource(ui::FontChoice { cjk: options.cjk_font })
     .add_systems(Startup, log_startup_warnings)
     .add_systems(PreUpdate, advance_demo.run_if(resource_exists::<DemoFeed>))
-    .add_plugins((scene::plugin, ui::plugin, live::plugin));
+    .add_plugins((unit_material::plugin, scene::plugin, interact::plugin, alerts::plugin, ui::plugin, panels::plugin, live::plugin));
     match feed {
         Feed::Demo(d) => app.insert_resource(d),
         Feed::Live(l) => app.insert_resource(l),
@@ -261,10 +301,17 @@ fn log_startup_warnings(map: Res<MapResource>) {
     }
 }
 
-/// Plays the demo recording forward by the frame time and publishes the new state.
-fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: ResMut<Picture>, mut logged: Local<usize>) {
-    let step = demo.replay.advance(time.delta_secs_f64());
-    if step.restarted {
+/// Plays the demo recording forward by the frame time (unless paused), does the timeline's
+/// seeks, and publishes the new state.
+pub fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: ResMut<Picture>, mut logged: Local<usize>) {
+    let mut rebuilt = false;
+    if let Some(t) = demo.seek_to.take() {
+        demo.replay.seek(t);
+        rebuilt = true;
+    }
+    let dt = if demo.paused { 0.0 } else { time.delta_secs_f64() };
+    let step = demo.replay.advance(dt);
+    if step.restarted || rebuilt {
         *logged = 0;
     }
     // Updates the state refused (older than shown, duplicates, unknown alerts): the first 20
@@ -273,9 +320,55 @@ fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: ResMut
         warn!("recording line {line}: not applied: {why}");
     }
     *logged = demo.replay.rejected.len().max(*logged);
-    if step.applied > 0 || step.restarted {
+    if step.applied > 0 || step.restarted || rebuilt {
         picture.state = demo.replay.state().clone();
         picture.generation += 1;
+        if step.restarted || rebuilt {
+            picture.epoch += 1;
+        }
+    }
+    if let Source::Demo { speed } = &mut picture.source
+        && *speed != demo.replay.speed
+    {
+        *speed = demo.replay.speed;
     }
     picture.clock = Some(demo.replay.clock());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::Recording;
+
+    #[test]
+    fn seeking_gives_the_recordings_state_at_that_time() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(config::DEFAULT_RECORDING);
+        let recording = Arc::new(Recording::read(&path).unwrap());
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins);
+        app.insert_resource(DemoFeed::new(Replay::new(Arc::clone(&recording), 60.0, false, 3600.0)));
+        app.insert_resource(Picture { state: RiskState::new(), source: Source::Demo { speed: 60.0 }, clock: None, generation: 0, epoch: 0, freshness: live::Freshness::Live });
+        app.add_systems(Update, advance_demo);
+        app.update();
+        for t in [14.5 * 3600.0, 3.0 * 3600.0, 20.0 * 3600.0 + 17.0] {
+            {
+                let mut demo = app.world_mut().resource_mut::<DemoFeed>();
+                demo.paused = true;
+                demo.seek_to = Some(t);
+            }
+            app.update();
+            // The reference: a fresh replay played from the start to exactly t, record by
+            // record, with no seek involved.
+            let mut reference = Replay::new(Arc::clone(&recording), 1.0, false, 3600.0);
+            reference.advance(t);
+            let picture = app.world().resource::<Picture>();
+            assert_eq!(picture.state, *reference.state(), "state at t = {t} s");
+            assert!(picture.state.alert_count() > 0);
+            assert_eq!(picture.clock, Some(reference.clock()));
+        }
+        // Paused, the clock stands still.
+        let before = app.world().resource::<Picture>().clock;
+        app.update();
+        assert_eq!(app.world().resource::<Picture>().clock, before);
+    }
 }

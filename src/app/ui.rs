@@ -3,8 +3,9 @@
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::scene::UnitView;
+use super::i18n::{self, T, UiLang};
 use super::live::{Freshness, LiveFeed};
+use super::scene::UnitView;
 use super::{MapResource, Picture, Settings, Source};
 use crate::feed::live::ConnState;
 use crate::model::Level;
@@ -21,7 +22,27 @@ pub struct FontChoice {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(EguiPrimaryContextPass, (install_fonts, header_ui, legend_ui, labels_ui, stale_watermark_ui, glyph_probe_ui).chain());
+    app.add_systems(EguiPrimaryContextPass, (install_fonts, ui_scale, header_ui, legend_ui, labels_ui, stale_watermark_ui, glyph_probe_ui).chain().in_set(UiSystems));
+}
+
+/// The base overlay (fonts, scale, header, legend, labels), drawn before the panels.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UiSystems;
+
+/// The UI scale for a window `height` logical pixels tall: the configured factor, or with
+/// 0 (auto) height / 1080, at least 1 — so panels keep their share of a 4K or 8K wall.
+pub fn ui_zoom(configured: f32, height: f32) -> f32 {
+    if configured > 0.0 { configured } else { (height / 1080.0).max(1.0) }
+}
+
+fn ui_scale(mut contexts: EguiContexts, settings: Res<Settings>, windows: Query<&Window>) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let Ok(window) = windows.single() else { return Ok(()) };
+    let zoom = ui_zoom(settings.config.ui.scale, window.height());
+    if (ctx.zoom_factor() - zoom).abs() > 1e-3 {
+        ctx.set_zoom_factor(zoom);
+    }
+    Ok(())
 }
 
 /// Text in the glyph probe, painted only in capture runs with `--glyph-probe`: a common CJK
@@ -69,47 +90,53 @@ fn install_fonts(mut contexts: EguiContexts, choice: Res<FontChoice>, map: Res<M
     Ok(())
 }
 
-const ACCENT: egui::Color32 = egui::Color32::from_rgb(0x5c, 0xd6, 0xff);
+/// Accent (cyan).
+pub const ACCENT: egui::Color32 = egui::Color32::from_rgb(0x5c, 0xd6, 0xff);
 const LIVE_GREEN: egui::Color32 = egui::Color32::from_rgb(0x4c, 0xe0, 0x8a);
 const DELAY_AMBER: egui::Color32 = egui::Color32::from_rgb(0xf0, 0xb0, 0x40);
-const STALE_RED: egui::Color32 = egui::Color32::from_rgb(0xff, 0x5a, 0x5a);
-const DIM: egui::Color32 = egui::Color32::from_rgb(0x8a, 0x96, 0xad);
+/// Alarm red.
+pub const STALE_RED: egui::Color32 = egui::Color32::from_rgb(0xff, 0x5a, 0x5a);
+/// Secondary text.
+pub const DIM: egui::Color32 = egui::Color32::from_rgb(0x8a, 0x96, 0xad);
+/// Panel background.
+pub const PANEL_FILL: egui::Color32 = egui::Color32::from_rgba_premultiplied(6, 12, 26, 248);
 
-fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapResource>, settings: Res<Settings>, live: Option<Res<LiveFeed>>) -> Result {
+fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapResource>, lang: Res<UiLang>, live: Option<Res<LiveFeed>>) -> Result {
     let ctx = contexts.ctx_mut()?;
+    let lang = lang.0;
     let frame = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(6, 12, 26, 235)).inner_margin(egui::Margin::symmetric(16, 8));
     let width = ctx.content_rect().width();
     egui::Area::new("header".into()).anchor(egui::Align2::LEFT_TOP, egui::vec2(0.0, 0.0)).show(ctx, |ui| {
         frame.show(ui, |ui| {
         ui.set_width(width - 32.0);
         ui.horizontal(|ui| {
-            ui.label(egui::RichText::new("朝阳区网络安全态势").size(24.0).strong().color(egui::Color32::WHITE));
+            ui.label(egui::RichText::new(T::Title.get(lang)).size(24.0).strong().color(egui::Color32::WHITE));
             ui.label(egui::RichText::new("Situation Wall").size(14.0).color(DIM));
             if map.schematic {
                 ui.add_space(12.0);
-                ui.label(egui::RichText::new(" 示意图 / schematic boundaries ").size(13.0).color(egui::Color32::BLACK).background_color(egui::Color32::from_rgb(0xe8, 0xb0, 0x4a)));
+                ui.label(egui::RichText::new(format!(" {} ", T::Schematic.get(lang))).size(13.0).color(egui::Color32::BLACK).background_color(egui::Color32::from_rgb(0xe8, 0xb0, 0x4a)));
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let clock = picture.clock.map(|c| c.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into());
+                let clock = picture.clock.map(|c| c.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "—".into());
                 let (source, colour) = match &picture.source {
-                    Source::Demo { speed } => (format!("演示数据 DEMO ×{} · {clock}", fmt_speed(*speed)), ACCENT),
+                    Source::Demo { speed } => (format!("{} ×{} · {clock}", T::Demo.get(lang), fmt_speed(*speed)), ACCENT),
                     Source::Live { .. } => match (&live, picture.freshness) {
-                        (Some(l), _) if matches!(l.conn, ConnState::Unauthorized(_)) => ("未授权 UNAUTHORISED".to_owned(), STALE_RED),
-                        (_, Freshness::Live) => (format!("实时 LIVE · {clock}"), LIVE_GREEN),
-                        (_, Freshness::Delayed) => (format!("延迟 DELAYED · {clock}"), DELAY_AMBER),
-                        (_, Freshness::Stale) => (format!("中断 STALE · {clock}"), STALE_RED),
+                        (Some(l), _) if matches!(l.conn, ConnState::Unauthorized(_)) => (T::Unauthorised.get(lang).to_owned(), STALE_RED),
+                        (_, Freshness::Live) => (format!("{} · {clock}", T::Live.get(lang)), LIVE_GREEN),
+                        (_, Freshness::Delayed) => (format!("{} · {clock}", T::Delayed.get(lang)), DELAY_AMBER),
+                        (_, Freshness::Stale) => (format!("{} · {clock}", T::Stale.get(lang)), STALE_RED),
                     },
                 };
                 ui.label(egui::RichText::new(source).size(15.0).color(colour));
                 if let Some(l) = &live {
                     let conn = match &l.conn {
-                        ConnState::Connecting => "连接中 connecting".to_owned(),
+                        ConnState::Connecting => T::Connecting.get(lang).to_owned(),
                         ConnState::Live => "SSE".to_owned(),
-                        ConnState::Polling => "轮询 polling".to_owned(),
+                        ConnState::Polling => T::Polling.get(lang).to_owned(),
                         ConnState::Retrying { reason, retry_in } => {
                             let short: String = reason.chars().take(40).collect();
                             let cut = if short.len() < reason.len() { "…" } else { "" };
-                            format!("重试 retry in {retry_in:.0} s · {short}{cut}")
+                            format!("{} {retry_in:.0} s · {short}{cut}", T::RetryIn.get(lang))
                         }
                         ConnState::Unauthorized(_) => "401".to_owned(),
                     };
@@ -118,25 +145,6 @@ fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapReso
                 ui.add_space(16.0);
                 let secs = picture.clock.map(|c| c.format("%H:%M:%S").to_string()).unwrap_or_default();
                 ui.label(egui::RichText::new(secs).size(22.0).monospace().color(egui::Color32::WHITE));
-                ui.add_space(16.0);
-                // Units per level, over the map's units only (a feed may carry others).
-                let thresholds = &settings.config.levels;
-                let mut counts = [0usize; 4];
-                let mut no_data = 0;
-                for unit in &map.data.units {
-                    match picture.state.score(&unit.id) {
-                        Some(s) => counts[thresholds.level(s.total) as usize] += 1,
-                        None => no_data += 1,
-                    }
-                }
-                if no_data > 0 {
-                    ui.label(egui::RichText::new(format!("无数据 {no_data}")).size(15.0).color(DIM));
-                }
-                for level in Level::ALL.iter().rev() {
-                    let (lo, hi) = thresholds.range(*level);
-                    let n = counts[*level as usize];
-                    ui.label(egui::RichText::new(format!("{} {n}", level.label_zh())).size(15.0).color(colour32(settings.ramp.sample((lo + hi) / 2.0))));
-                }
             });
         });
         });
@@ -148,16 +156,19 @@ fn fmt_speed(speed: f64) -> String {
     if (speed - speed.round()).abs() < 1e-9 { format!("{speed:.0}") } else { format!("{speed:.1}") }
 }
 
-fn colour32([r, g, b]: [f32; 3]) -> egui::Color32 {
+/// An egui colour from sRGB components 0–1.
+pub fn colour32([r, g, b]: [f32; 3]) -> egui::Color32 {
     egui::Color32::from_rgb((r * 255.0).round() as u8, (g * 255.0).round() as u8, (b * 255.0).round() as u8)
 }
 
-fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapResource>) -> Result {
+fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapResource>, lang: Res<UiLang>, demo: Option<Res<super::DemoFeed>>) -> Result {
     let ctx = contexts.ctx_mut()?;
+    let lang = lang.0;
+    let bottom = if demo.is_some() { super::panels::TIMELINE_H + 24.0 } else { 16.0 };
     let frame = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(6, 12, 26, 220)).inner_margin(12).corner_radius(6);
-    egui::Area::new("legend".into()).anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(16.0, -16.0)).show(ctx, |ui| {
+    egui::Area::new("legend".into()).anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(16.0, -bottom)).show(ctx, |ui| {
         frame.show(ui, |ui| {
-            ui.label(egui::RichText::new("风险指数 Risk score").size(14.0).color(egui::Color32::WHITE));
+            ui.label(egui::RichText::new(T::RiskScore.get(lang)).size(14.0).color(egui::Color32::WHITE));
             let (rect, _) = ui.allocate_exact_size(egui::vec2(260.0, 14.0), egui::Sense::hover());
             let painter = ui.painter();
             let steps = 100;
@@ -179,14 +190,14 @@ fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapRe
                     let (lo, hi) = levels.range(level);
                     let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
                     ui.painter().rect_filled(r, 2.0, colour32(settings.ramp.sample((lo + hi) / 2.0)));
-                    ui.label(egui::RichText::new(format!("{} {lo:.0}–{hi:.0}", level.label_zh())).size(13.0).color(egui::Color32::WHITE));
+                    ui.label(egui::RichText::new(format!("{} {lo:.0}–{hi:.0}", i18n::level(level, lang))).size(13.0).color(egui::Color32::WHITE));
                 }
             });
             let ext = &settings.config.extrusion;
-            ui.label(egui::RichText::new(format!("高度 = {:.0} m + {:.0} m × 指数", ext.base_m, ext.metres_per_point)).size(12.0).color(DIM));
+            ui.label(egui::RichText::new(format!("{} = {:.0} m + {:.0} m × {}", T::HeightRule.get(lang), ext.base_m, ext.metres_per_point, T::RiskScore.get(lang))).size(12.0).color(DIM));
             if !map.bureaus.is_empty() {
-                let simulated = if map.bureaus.iter().any(|b| b.simulated) { "（模拟位置 simulated）" } else { "" };
-                ui.label(egui::RichText::new(format!("细柱 = 委办局 {} 个 bureaus{simulated}", map.bureaus.len())).size(12.0).color(DIM));
+                let simulated = if map.bureaus.iter().any(|b| b.simulated) { format!(" ({})", T::SimulatedPositions.get(lang)) } else { String::new() };
+                ui.label(egui::RichText::new(format!("{} × {}{simulated}", T::Bureaus.get(lang), map.bureaus.len())).size(12.0).color(DIM));
             }
         });
     });
@@ -203,12 +214,14 @@ fn labels_ui(
     let ctx = contexts.ctx_mut()?;
     let Ok((camera, cam_tf)) = cameras.single() else { return Ok(()) };
     let painter = ctx.layer_painter(egui::LayerId::background());
+    // Viewport positions are logical window pixels; egui points are those over its zoom.
+    let zoom = ctx.zoom_factor();
     let ext = &settings.config.extrusion;
     for (name, polygons) in &map.context {
         if let Some(p) = polygons.first().and_then(|p| ::geo::InteriorPoint::interior_point(p))
             && let Ok(pos) = camera.world_to_viewport(cam_tf, Vec3::new(p.x() as f32, 40.0, -p.y() as f32))
         {
-            painter.text(egui::pos2(pos.x, pos.y), egui::Align2::CENTER_CENTER, name, egui::FontId::proportional(13.0), egui::Color32::from_rgb(0x3e, 0x4d, 0x6b));
+            painter.text(egui::pos2(pos.x, pos.y) / zoom, egui::Align2::CENTER_CENTER, name, egui::FontId::proportional(13.0), egui::Color32::from_rgb(0x3e, 0x4d, 0x6b));
         }
     }
     // The riskiest units claim label space first (then the larger ones); a label that would
@@ -223,6 +236,7 @@ fn labels_ui(
     let mut placed: Vec<egui::Rect> = Vec::with_capacity(order.len());
     for unit in order {
         let Ok(pos) = camera.world_to_viewport(cam_tf, unit.label_world(ext)) else { continue };
+        let pos = pos / zoom;
         let galley = painter.layout_no_wrap(short_name(&unit.name), font.clone(), egui::Color32::WHITE);
         let size = galley.size();
         // Just above or just below the point, so the point's own colour stays visible.
@@ -244,7 +258,8 @@ fn labels_ui(
 
 /// Over a stale picture: a large watermark saying since when data stopped, so old data is
 /// never presented as live.
-fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: Option<Res<LiveFeed>>) -> Result {
+fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: Option<Res<LiveFeed>>, lang: Res<UiLang>) -> Result {
+    let lang = lang.0;
     let Some(live) = live else { return Ok(()) };
     if picture.freshness != Freshness::Stale {
         return Ok(());
@@ -252,15 +267,15 @@ fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: O
     let ctx = contexts.ctx_mut()?;
     let rect = ctx.content_rect();
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Middle, "stale-watermark".into()));
-    let since = live.last_contact_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_else(|| "启动 start".into());
+    let since = live.last_contact_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_else(|| T::Start.get(lang).into());
     let title = match &live.conn {
-        ConnState::Unauthorized(_) => "未授权 · 401 UNAUTHORISED".to_owned(),
-        _ if live.last_contact_at.is_none() => "未连接 · 无数据 NO DATA YET".to_owned(),
-        _ => format!("数据中断 since {since}"),
+        ConnState::Unauthorized(_) => format!("{} · 401", T::Unauthorised.get(lang)),
+        _ if live.last_contact_at.is_none() => T::NotConnected.get(lang).to_owned(),
+        _ => format!("{} · {} {since}", T::DataInterrupted.get(lang), T::Since.get(lang)),
     };
     let centre = rect.center();
     painter.text(centre, egui::Align2::CENTER_CENTER, title, egui::FontId::proportional((rect.width() / 18.0).clamp(28.0, 160.0)), egui::Color32::from_rgba_unmultiplied(255, 90, 90, 200));
-    let sub = "DATA INTERRUPTED — last good picture shown, not live";
+    let sub = T::InterruptedSub.get(lang);
     painter.text(centre + egui::vec2(0.0, (rect.width() / 24.0).clamp(24.0, 120.0)), egui::Align2::CENTER_CENTER, sub, egui::FontId::proportional((rect.width() / 60.0).clamp(14.0, 48.0)), egui::Color32::from_rgba_unmultiplied(255, 200, 200, 180));
     Ok(())
 }
@@ -271,10 +286,15 @@ pub const LABEL_MAX_CHARS: usize = 10;
 /// A unit name as its map label: at most [`LABEL_MAX_CHARS`] characters, the last one "…"
 /// when cut.
 pub fn short_name(name: &str) -> String {
-    if name.chars().count() <= LABEL_MAX_CHARS {
+    truncate(name, LABEL_MAX_CHARS)
+}
+
+/// `name` cut to at most `max` characters (≥ 1), the last one "…" when cut.
+pub fn truncate(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
         name.to_owned()
     } else {
-        name.chars().take(LABEL_MAX_CHARS - 1).chain(std::iter::once('…')).collect()
+        name.chars().take(max.saturating_sub(1)).chain(std::iter::once('…')).collect()
     }
 }
 

@@ -1,0 +1,266 @@
+//! Alert effects: a new alert raises an expanding ripple at its unit and a pulse on its prism,
+//! both scaled by severity; a critical one also raises a banner and, where the profile says
+//! so, flies the camera there. Effects are pooled: at most `[alerts] max_effects` ripple
+//! entities live at once, alerts arriving together are coalesced to one ripple per unit (the
+//! most severe), and every ripple despawns when its time is up.
+
+use std::collections::BTreeMap;
+
+use bevy::prelude::*;
+
+use super::interact::{Attention, Select, Tour};
+use super::scene::{SceneSystems, Selection, UnitView, view_height};
+use super::{Picture, Settings};
+use crate::model::{Alert, Severity, severity_strength};
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<AlertFx>()
+        .add_systems(Startup, setup_fx_assets)
+        .add_systems(Update, (spawn_alert_effects, grow_ripples).chain().before(SceneSystems::Ease).after(super::interact::InteractSystems));
+}
+
+/// Alerts older than this (data time, before the data clock) raise no effect: they arrive in a
+/// snapshot or a catch-up, not as news. Seconds.
+pub const NEWS_WINDOW_S: i64 = 15 * 60;
+
+/// Shared assets of the effects: one ring mesh and one material per severity.
+#[derive(Resource, Clone, Default)]
+pub struct FxAssets {
+    /// Flat ring, outer radius 1 m, in the ground plane.
+    pub ring: Handle<Mesh>,
+    /// Ring material by `Severity as usize`.
+    pub materials: [Handle<StandardMaterial>; 4],
+}
+
+/// What the alert effects know.
+#[derive(Resource, Default, Debug)]
+pub struct AlertFx {
+    /// How many alerts of the picture have been seen (see `RiskState::alert_count`).
+    pub seen: usize,
+    /// The picture epoch `seen` belongs to.
+    pub epoch: u64,
+    /// The critical banner: the alert and the app time it goes, seconds.
+    pub banner: Option<(Alert, f64)>,
+    /// Alerts that got no ripple because too many came at once (they still pulse their unit
+    /// and are on the ticker).
+    pub coalesced: usize,
+}
+
+/// An expanding ring at a unit.
+#[derive(Component, Debug)]
+pub struct Ripple {
+    /// Seconds since it started.
+    pub age_s: f32,
+    /// Its lifetime, seconds.
+    pub duration_s: f32,
+    /// Final radius, metres.
+    pub radius_m: f32,
+}
+
+fn setup_fx_assets(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+    let ring = meshes.add(Annulus::new(0.86, 1.0).mesh().resolution(64).build().rotated_by(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)));
+    let colour = |s: Severity| match s {
+        Severity::Low => Color::srgba(0.45, 0.8, 1.0, 0.55),
+        Severity::Medium => Color::srgba(1.0, 0.85, 0.3, 0.65),
+        Severity::High => Color::srgba(1.0, 0.55, 0.2, 0.8),
+        Severity::Critical => Color::srgba(1.0, 0.2, 0.25, 0.95),
+    };
+    let materials = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical].map(|s| {
+        materials.add(StandardMaterial { base_color: colour(s), unlit: true, alpha_mode: AlphaMode::Add, cull_mode: None, ..default() })
+    });
+    commands.insert_resource(FxAssets { ring, materials });
+}
+
+/// Finds the alerts new since the last frame and starts their effects.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_alert_effects(
+    mut commands: Commands,
+    time: Res<Time>,
+    picture: Res<Picture>,
+    settings: Res<Settings>,
+    assets: Option<Res<FxAssets>>,
+    mut fx: ResMut<AlertFx>,
+    mut units: Query<&mut UnitView>,
+    ripples: Query<(), With<Ripple>>,
+    selection: Res<Selection>,
+    tour: Res<Tour>,
+    mut attention: ResMut<Attention>,
+    mut select: MessageWriter<Select>,
+) {
+    let count = picture.state.alert_count();
+    if fx.epoch != picture.epoch || count < fx.seen {
+        // A seek or a restarted loop rebuilt the state: what it holds is history, not news.
+        fx.epoch = picture.epoch;
+        fx.seen = count;
+        return;
+    }
+    if count == fx.seen {
+        return;
+    }
+    let fresh = count - fx.seen;
+    fx.seen = count;
+    let cfg = &settings.config.alerts;
+    let now_s = time.elapsed_secs_f64();
+    let news_from = picture.clock.map(|c| c - chrono::TimeDelta::seconds(NEWS_WINDOW_S));
+    // The most severe new alert of each unit (newest among equals).
+    let mut per_unit: BTreeMap<&str, &Alert> = BTreeMap::new();
+    for alert in picture.state.alerts_newest_first().take(fresh) {
+        if news_from.is_some_and(|from| alert.time < from) {
+            continue;
+        }
+        let slot = per_unit.entry(alert.unit.as_str()).or_insert(alert);
+        if alert.severity > slot.severity {
+            *slot = alert;
+        }
+        if alert.severity == Severity::Critical && fx.banner.as_ref().is_none_or(|(b, _)| b.time <= alert.time) {
+            fx.banner = Some((alert.clone(), now_s + f64::from(cfg.banner_s)));
+            if cfg.fly_to_critical {
+                attention.request(&alert.unit, now_s, cfg.fly_dwell_s, &selection, &tour, &mut select);
+            }
+        }
+    }
+    let mut order: Vec<&Alert> = per_unit.into_values().collect();
+    order.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.time.cmp(&a.time)));
+    let mut free = cfg.max_effects.saturating_sub(ripples.iter().count());
+    let ext = &settings.config.extrusion;
+    for alert in order {
+        let Some(mut unit) = units.iter_mut().find(|u| u.id == alert.unit) else { continue };
+        let strength = severity_strength(alert.severity);
+        let duration = cfg.effect_s * if alert.severity == Severity::Critical { 1.5 } else { 1.0 };
+        unit.pulse.start(strength, duration);
+        if free == 0 {
+            fx.coalesced += 1;
+            continue;
+        }
+        free -= 1;
+        if let Some(assets) = &assets {
+            let top = view_height(&unit, ext, unit.transition.shown);
+            let radius = if unit.point { 1200.0 } else { (unit.area_m2.sqrt() as f32 * 0.8).clamp(1200.0, 4000.0) } * (0.6 + 0.4 * strength);
+            commands.spawn((
+                Mesh3d(assets.ring.clone()),
+                MeshMaterial3d(assets.materials[alert.severity as usize].clone()),
+                Transform::from_xyz(unit.label_xz.x, top + 20.0, unit.label_xz.y).with_scale(Vec3::splat(radius * 0.1)),
+                Ripple { age_s: 0.0, duration_s: duration, radius_m: radius },
+            ));
+        }
+    }
+}
+
+/// Expands the ripples (two rings' worth of travel, easing out) and despawns the finished.
+pub fn grow_ripples(mut commands: Commands, time: Res<Time>, mut ripples: Query<(Entity, &mut Ripple, &mut Transform)>, mut fx: ResMut<AlertFx>) {
+    let dt = time.delta_secs();
+    for (entity, mut ripple, mut transform) in &mut ripples {
+        ripple.age_s += dt;
+        if ripple.age_s >= ripple.duration_s {
+            commands.entity(entity).despawn();
+            continue;
+        }
+        // Two waves: the ring runs out twice over the lifetime, easing out each time.
+        let phase = (ripple.age_s / ripple.duration_s * 2.0).fract();
+        let eased = 1.0 - (1.0 - phase).powi(3);
+        transform.scale = Vec3::splat(ripple.radius_m * (0.1 + 0.9 * eased));
+    }
+    if fx.banner.as_ref().is_some_and(|(_, until)| time.elapsed_secs_f64() >= *until) {
+        fx.banner = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::interact::{Attention, Select, Tour};
+    use crate::app::live::Freshness;
+    use crate::app::{Source, scene::Pulse};
+    use crate::config::Config;
+    use crate::model::{AlertStatus, RiskState, Transition};
+    use bevy::time::TimeUpdateStrategy;
+    use chrono::DateTime;
+    use std::time::Duration;
+
+    fn alert(i: usize, unit: &str, severity: Severity) -> Alert {
+        Alert {
+            id: format!("A{i}"),
+            unit: unit.into(),
+            time: DateTime::parse_from_rfc3339("2026-11-29T10:00:00+08:00").unwrap(),
+            severity,
+            category: "x".into(),
+            title: "t".into(),
+            status: AlertStatus::New,
+        }
+    }
+
+    #[test]
+    fn a_burst_of_alerts_is_capped_coalesced_and_cleaned_up() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins);
+        app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+        let mut config = Config::default();
+        config.alerts.max_effects = 5;
+        config.alerts.effect_s = 2.0;
+        app.insert_resource(crate::app::Settings { ramp: config.ramp().unwrap(), config });
+        app.insert_resource(crate::app::Picture {
+            state: RiskState::new(),
+            source: Source::Demo { speed: 1.0 },
+            clock: Some(DateTime::parse_from_rfc3339("2026-11-29T10:00:00+08:00").unwrap()),
+            generation: 0,
+            epoch: 0,
+            freshness: Freshness::Live,
+        });
+        app.insert_resource(FxAssets::default());
+        app.init_resource::<AlertFx>().init_resource::<Selection>().init_resource::<Tour>().init_resource::<Attention>().add_message::<Select>();
+        app.add_systems(Update, (spawn_alert_effects, grow_ripples).chain());
+        for i in 0..20 {
+            app.world_mut().spawn(UnitView {
+                id: format!("u{i}"),
+                name: format!("unit {i}"),
+                area_m2: 4e6,
+                label_xz: Vec2::new(i as f32 * 100.0, 0.0),
+                transition: Transition::default(),
+                border: None,
+                point: false,
+                index: i,
+                pulse: Pulse::default(),
+            });
+        }
+        app.update();
+        // 200 alerts at once over 20 units, three each on u0 (critical among them).
+        {
+            let mut picture = app.world_mut().resource_mut::<crate::app::Picture>();
+            for i in 0..200 {
+                let severity = if i == 7 { Severity::Critical } else { Severity::Medium };
+                picture.state.apply_alert(alert(i, &format!("u{}", i % 20), severity)).unwrap();
+            }
+            picture.generation += 1;
+        }
+        app.update();
+        let live = |app: &mut App| app.world_mut().query::<&Ripple>().iter(app.world()).count();
+        assert_eq!(live(&mut app), 5, "capped at max_effects");
+        let fx = app.world().resource::<AlertFx>();
+        assert_eq!(fx.coalesced, 15, "one effect per unit: 20 units, 5 ripples");
+        assert_eq!(fx.banner.as_ref().map(|(a, _)| a.id.as_str()), Some("A7"));
+        // Every unit pulses; the critical one strongest.
+        let pulses: Vec<(String, f32)> = app.world_mut().query::<&UnitView>().iter(app.world()).map(|u| (u.id.clone(), u.pulse.amplitude)).collect();
+        assert!(pulses.iter().all(|(_, a)| *a > 0.0));
+        assert_eq!(pulses.iter().find(|(id, _)| id == "u7").unwrap().1, 1.0);
+        // After the longest duration (critical: 1.5 × 2 s) every ripple is gone.
+        for _ in 0..31 {
+            app.update();
+        }
+        assert_eq!(live(&mut app), 0);
+        // Pulses are values the scene steps, not entities; each ends after its duration.
+        for mut pulse in app.world_mut().query::<&UnitView>().iter(app.world()).map(|u| u.pulse).collect::<Vec<_>>() {
+            assert!(pulse.value() > 0.0 || pulse.age_s == 0.0);
+            pulse.step(pulse.duration_s);
+            assert_eq!(pulse.value(), 0.0);
+            assert_eq!(pulse.amplitude, 0.0);
+        }
+        // A seek (new epoch) that brings old alerts back raises nothing.
+        {
+            let mut picture = app.world_mut().resource_mut::<crate::app::Picture>();
+            picture.epoch += 1;
+            picture.state.apply_alert(alert(999, "u1", Severity::High)).unwrap();
+        }
+        app.update();
+        assert_eq!(live(&mut app), 0);
+    }
+}

@@ -1,0 +1,181 @@
+//! Every UI string, in one table: Chinese (the default) and English. `L` switches at run time.
+
+use bevy::prelude::*;
+
+pub use crate::config::Lang;
+use crate::model::{AlertStatus, Level, Severity};
+
+/// The language on screen now.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UiLang(pub Lang);
+
+/// One UI string. [`T::get`] gives its text in a language.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum T {
+    Title,
+    Schematic,
+    Demo,
+    Live,
+    Delayed,
+    Stale,
+    Unauthorised,
+    Connecting,
+    Polling,
+    RetryIn,
+    NoData,
+    RiskScore,
+    HeightRule,
+    Bureaus,
+    SimulatedPositions,
+    Total,
+    Threat,
+    Asset,
+    Compliance,
+    Level,
+    Rank,
+    Trend24h,
+    Incidents,
+    Mttr,
+    RecentAlerts,
+    NoAlerts,
+    Vulnerabilities,
+    CompliancePass,
+    Simulated,
+    BackHint,
+    Ranking,
+    Unit,
+    District,
+    OverallIndex,
+    OpenIncidents,
+    Alerts24h,
+    LatestAlerts,
+    More,
+    CriticalAlert,
+    Pause,
+    Play,
+    Speed,
+    DataInterrupted,
+    NotConnected,
+    InterruptedSub,
+    Since,
+    Start,
+    Tour,
+    Bureau,
+    Street,
+}
+
+impl T {
+    /// The text in `lang`.
+    pub fn get(self, lang: Lang) -> &'static str {
+        let (zh, en) = match self {
+            T::Title => ("朝阳区网络安全态势", "Chaoyang Cyber Security Situation"),
+            T::Schematic => ("示意图", "schematic boundaries"),
+            T::Demo => ("演示数据", "DEMO"),
+            T::Live => ("实时", "LIVE"),
+            T::Delayed => ("延迟", "DELAYED"),
+            T::Stale => ("中断", "STALE"),
+            T::Unauthorised => ("未授权", "UNAUTHORISED"),
+            T::Connecting => ("连接中", "connecting"),
+            T::Polling => ("轮询", "polling"),
+            T::RetryIn => ("重试", "retry in"),
+            T::NoData => ("无数据", "no data"),
+            T::RiskScore => ("风险指数", "Risk score"),
+            T::HeightRule => ("高度", "height"),
+            T::Bureaus => ("细柱 = 委办局", "columns = bureaus"),
+            T::SimulatedPositions => ("模拟位置", "simulated positions"),
+            T::Total => ("综合指数", "Risk index"),
+            T::Threat => ("威胁", "Threat"),
+            T::Asset => ("资产风险", "Asset risk"),
+            T::Compliance => ("合规", "Compliance"),
+            T::Level => ("等级", "Level"),
+            T::Rank => ("排名", "Rank"),
+            T::Trend24h => ("24小时趋势", "24 h trend"),
+            T::Incidents => ("事件处置", "Incidents"),
+            T::Mttr => ("平均处置时长", "MTTR"),
+            T::RecentAlerts => ("最近告警", "Recent alerts"),
+            T::NoAlerts => ("暂无告警", "no alerts"),
+            T::Vulnerabilities => ("漏洞", "Vulnerabilities"),
+            T::CompliancePass => ("合规检查通过率", "Compliance checks passed"),
+            T::Simulated => ("模拟", "simulated"),
+            T::BackHint => ("Esc / 点击空白处 返回全区", "Esc / tap outside: district view"),
+            T::Ranking => ("量化考核排名", "Risk ranking"),
+            T::Unit => ("单位", "Unit"),
+            T::District => ("全区态势", "District"),
+            T::OverallIndex => ("全区指数", "Overall index"),
+            T::OpenIncidents => ("未闭环事件", "Open incidents"),
+            T::Alerts24h => ("24小时告警", "Alerts, 24 h"),
+            T::LatestAlerts => ("最新告警", "Latest alerts"),
+            T::More => ("条未显示", "more"),
+            T::CriticalAlert => ("严重告警", "CRITICAL ALERT"),
+            T::Pause => ("暂停", "Pause"),
+            T::Play => ("播放", "Play"),
+            T::Speed => ("速度", "Speed"),
+            T::DataInterrupted => ("数据中断", "DATA INTERRUPTED"),
+            T::NotConnected => ("未连接 · 无数据", "NOT CONNECTED · NO DATA YET"),
+            T::InterruptedSub => ("显示最后一次有效数据，非实时", "last good picture shown, not live"),
+            T::Since => ("自", "since"),
+            T::Start => ("启动", "start"),
+            T::Tour => ("自动巡检", "Auto tour"),
+            T::Bureau => ("委办局", "bureau"),
+            T::Street => ("街乡", "township"),
+        };
+        match lang {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+}
+
+/// A level's name.
+pub fn level(l: Level, lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => l.label_zh(),
+        Lang::En => match l {
+            Level::Low => "Low",
+            Level::Medium => "Medium",
+            Level::High => "High",
+            Level::Critical => "Critical",
+        },
+    }
+}
+
+/// A severity's name.
+pub fn severity(s: Severity, lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => s.label_zh(),
+        Lang::En => match s {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        },
+    }
+}
+
+/// An incident status's name.
+pub fn status(s: AlertStatus, lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => s.label_zh(),
+        Lang::En => match s {
+            AlertStatus::New => "new",
+            AlertStatus::InProgress => "in progress",
+            AlertStatus::Closed => "closed",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_have_text() {
+        for t in [T::Title, T::Ranking, T::CriticalAlert, T::BackHint] {
+            assert!(!t.get(Lang::Zh).is_empty() && t.get(Lang::Zh).chars().any(|c| c as u32 > 0x2E80), "{t:?}");
+            assert!(t.get(Lang::En).is_ascii(), "{t:?}");
+        }
+        assert_eq!(level(Level::Critical, Lang::Zh), "严重");
+        assert_eq!(status(AlertStatus::InProgress, Lang::En), "in progress");
+    }
+}
