@@ -20,15 +20,23 @@ struct Shot {
 }
 
 fn screenshot(name: &str, extra: &[&str]) -> Shot {
+    let mut args = vec!["--config", data("render.toml").to_str().unwrap().to_owned().leak()];
+    args.extend(["--map", data("two_units.geojson").to_str().unwrap().to_owned().leak()]);
+    args.extend(["--recording", data("two_units.jsonl").to_str().unwrap().to_owned().leak()]);
+    args.push("--glyph-probe");
+    args.extend(extra);
+    shoot(name, &args, 40)
+}
+
+/// Runs the app with `args`, saving a screenshot after `frames` frames; the PNG stays in the
+/// target's tmp dir for a person to look at.
+fn shoot(name: &str, args: &[&str], frames: u32) -> Shot {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let png = dir.join(format!("{name}.png"));
     let _ = std::fs::remove_file(&png);
     let status = Command::new(env!("CARGO_BIN_EXE_situation-wall"))
-        .args(["--config", data("render.toml").to_str().unwrap()])
-        .args(["--map", data("two_units.geojson").to_str().unwrap()])
-        .args(["--recording", data("two_units.jsonl").to_str().unwrap()])
-        .args(["--screenshot", png.to_str().unwrap(), "--frames", "40", "--glyph-probe"])
-        .args(extra)
+        .args(args)
+        .args(["--screenshot", png.to_str().unwrap(), "--frames", &frames.to_string()])
         .status()
         .expect("run situation-wall");
     assert!(status.success(), "situation-wall exited with {status}");
@@ -120,3 +128,93 @@ fn without_the_cjk_font_chinese_is_tofu() {
     assert!(differing(&zhao, &tofu) < 20, "朝 without a CJK font should be tofu");
 }
 
+
+/// sRGB 0–255 of linear `c` mixed towards white by `t` (what the unit shader does for a
+/// selected unit's top, `shaders/unit.wgsl`).
+fn lighten(srgb: [f32; 3], t: f32) -> [u8; 3] {
+    let to_lin = |c: f32| if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) };
+    let to_srgb = |c: f32| if c <= 0.003_130_8 { c * 12.92 } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
+    srgb.map(|c| (to_srgb(to_lin(c) * (1.0 - t) + t) * 255.0).round() as u8)
+}
+
+fn panel(shot: &Shot, name: &str) -> [f64; 4] {
+    let r = shot.meta["panels"][name].as_array().unwrap_or_else(|| panic!("panel {name} not on screen: {}", shot.meta["panels"]));
+    [0, 1, 2, 3].map(|i| r[i].as_f64().unwrap())
+}
+
+/// Pixels in the band `[x0, x1) × [y0, y1)` whose channels are all above 200 (white text).
+fn white_ink(img: &image::RgbImage, x0: f64, y0: f64, x1: f64, y1: f64) -> usize {
+    let mut n = 0;
+    for y in y0 as u32..(y1 as u32).min(img.height()) {
+        for x in x0 as u32..(x1 as u32).min(img.width()) {
+            let p = img.get_pixel(x, y);
+            n += usize::from(p[0] > 200 && p[1] > 200 && p[2] > 200);
+        }
+    }
+    n
+}
+
+/// The panel's fill (PANEL_FILL over the scene) in its right margin, halfway down.
+fn assert_panel_fill(shot: &Shot, name: &str) {
+    let [_, top, right, bottom] = panel(shot, name);
+    let zoom = shot.meta["ui_zoom"].as_f64().unwrap();
+    let got = patch_median(&shot.rgb, right - 5.0 * zoom, (top + bottom) / 2.0);
+    for (c, want) in [6i16, 12, 26].into_iter().enumerate() {
+        assert!((i16::from(got[c]) - want).abs() <= 8, "{name}: margin pixel {got:?} is not the panel fill");
+    }
+}
+
+#[test]
+#[ignore = "needs a display: run under xvfb-run (see .ci/run)"]
+fn a_selected_unit_is_lightened_and_its_drill_down_drawn() {
+    let shot = screenshot("render-selected", &["--select", "900002"]);
+    assert_eq!(shot.meta["selected"], "900002");
+    let units = shot.meta["units"].as_array().unwrap();
+    let u = units.iter().find(|u| u["id"] == "900002").unwrap();
+    assert_eq!(u["selected"], true);
+    // The selected top is 18 % of the way to white (in linear light) from its ramp colour.
+    let expected = lighten(ColourRamp::default().sample(85.0), 0.18);
+    let got = patch_median(&shot.rgb, u["x"].as_f64().unwrap(), u["y"].as_f64().unwrap());
+    for c in 0..3 {
+        assert!((i16::from(got[c]) - i16::from(expected[c])).abs() <= 3, "selected top {got:?} vs lightened ramp {expected:?}");
+    }
+    // The drill-down panel is drawn: its fill in the margin, white text (the unit's name) in
+    // its top band.
+    assert_panel_fill(&shot, "detail");
+    let [left, top, right, _] = panel(&shot, "detail");
+    let ink = white_ink(&shot.rgb, left, top, right, top + 50.0);
+    assert!(ink > 80, "drill-down title has {ink} white pixels");
+}
+
+#[test]
+#[ignore = "needs a display: run under xvfb-run (see .ci/run)"]
+fn wall_profile_at_4k_scales_the_ui_and_shows_the_panels() {
+    // The demo at 10:51, just after the scripted 严重 alert on 和平街 (10:50), selected.
+    let shot = shoot("render-wall-4k", &["--profile", "wall", "--window", "3840x2160", "--seek-hours", "10.85", "--select", "110105007"], 40);
+    assert_eq!((shot.rgb.width(), shot.rgb.height()), (3840, 2160));
+    assert_eq!(shot.meta["ui_zoom"].as_f64(), Some(2.0), "2160 px tall: UI at 2×");
+    // The ranking board is at least 340 points of content plus 2 × 12 margin (384 with its
+    // scroll bar): 728–800 px at 2×, where an unscaled board would be under 400.
+    let [left, _, right, _] = panel(&shot, "ranking");
+    assert!((728.0..=800.0).contains(&(right - left)), "ranking board {} px wide", right - left);
+    for name in ["ranking", "detail", "ticker", "timeline"] {
+        assert_panel_fill(&shot, name);
+    }
+    // The critical alert of 10:50 has its banner.
+    panel(&shot, "banner");
+}
+
+#[test]
+#[ignore = "needs a display: run under xvfb-run (see .ci/run)"]
+fn kiosk_profile_has_touch_sized_rows() {
+    let desk = shoot("render-desktop", &["--profile", "desktop", "--window", "1280x800", "--seek-hours", "12"], 40);
+    let kiosk = shoot("render-kiosk", &["--profile", "kiosk", "--window", "1280x800", "--seek-hours", "12"], 40);
+    let height = |shot: &Shot| {
+        let [_, top, _, bottom] = panel(shot, "ranking");
+        bottom - top
+    };
+    // Kiosk rows are 40 points instead of 24 (10 rows shown instead of 12).
+    assert!(height(&kiosk) > height(&desk) + 100.0, "kiosk board {} px vs desktop {} px", height(&kiosk), height(&desk));
+    assert_panel_fill(&kiosk, "ranking");
+    assert_panel_fill(&kiosk, "timeline");
+}

@@ -38,7 +38,17 @@ pub struct CaptureMeta {
     pub units: Vec<UnitSample>,
     /// Glyph probe cells, when painted.
     pub glyph_probe: Vec<GlyphCell>,
+    /// The UI zoom (egui points to logical pixels).
+    pub ui_zoom: f32,
+    /// The selected unit.
+    pub selected: Option<String>,
+    /// Panels on screen by name (`ranking`, `detail`, `ticker`, `banner`, `timeline`,
+    /// `legend`, `header`): `[left, top, right, bottom]`, physical pixels.
+    pub panels: std::collections::BTreeMap<String, [f32; 4]>,
 }
+
+/// The egui areas the sidecar reports.
+pub const PANELS: [&str; 7] = ["ranking", "detail", "ticker", "banner", "timeline", "legend", "header"];
 
 /// Where one unit's label point (on its top cap) landed.
 #[derive(Clone, Debug, Serialize)]
@@ -53,6 +63,8 @@ pub struct UnitSample {
     pub x: f32,
     /// Pixel row.
     pub y: f32,
+    /// Whether it is the selected unit (its top is lightened, see `shaders/unit.wgsl`).
+    pub selected: bool,
 }
 
 /// One glyph probe cell, physical pixels.
@@ -85,11 +97,25 @@ fn count_and_capture(
     cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
     units: Query<&UnitView>,
     settings: Res<Settings>,
+    selection: Res<super::scene::Selection>,
+    mut contexts: bevy_egui::EguiContexts,
 ) {
     *frame += 1;
     if *frame != plan.frames.max(1) {
         return;
     }
+    let Ok(ctx) = contexts.ctx_mut() else { return };
+    let ui_zoom = ctx.zoom_factor();
+    let px = ui_zoom * window.scale_factor();
+    let panels = PANELS
+        .iter()
+        .filter_map(|name| {
+            let r = ctx.memory(|m| m.area_rect(bevy_egui::egui::Id::new(*name)))?;
+            // Areas not drawn this frame keep their last rect: report only the visible.
+            ctx.memory(|m| m.areas().visible_last_frame(&bevy_egui::egui::LayerId::new(bevy_egui::egui::Order::Middle, bevy_egui::egui::Id::new(*name))) || m.areas().visible_last_frame(&bevy_egui::egui::LayerId::new(bevy_egui::egui::Order::Foreground, bevy_egui::egui::Id::new(*name))))
+                .then(|| ((*name).to_owned(), [r.left() * px, r.top() * px, r.right() * px, r.bottom() * px]))
+        })
+        .collect();
     let scale = window.scale_factor();
     let ext = &settings.config.extrusion;
     let mut samples = Vec::new();
@@ -100,7 +126,8 @@ fn count_and_capture(
                     Some(s) => settings.ramp.sample(s.clamp(0.0, 100.0).round()).map(|c| (c * 255.0).round() as u8),
                     None => [0x3a, 0x40, 0x4c],
                 };
-                samples.push(UnitSample { id: unit.id.clone(), score: unit.transition.shown, colour, x: p.x * scale, y: p.y * scale });
+                let selected = selection.unit.as_deref() == Some(unit.id.as_str());
+                samples.push(UnitSample { id: unit.id.clone(), score: unit.transition.shown, colour, x: p.x * scale, y: p.y * scale, selected });
             }
         }
     }
@@ -111,7 +138,16 @@ fn count_and_capture(
             glyphs.push(GlyphCell { ch: *ch, x: (o.x + i as f32 * GLYPH_CELL) * scale, y: o.y * scale, size: GLYPH_CELL * scale });
         }
     }
-    let meta = CaptureMeta { width: window.physical_width(), height: window.physical_height(), scale_factor: scale, units: samples, glyph_probe: glyphs };
+    let meta = CaptureMeta {
+        width: window.physical_width(),
+        height: window.physical_height(),
+        scale_factor: scale,
+        units: samples,
+        glyph_probe: glyphs,
+        ui_zoom,
+        selected: selection.unit.clone(),
+        panels,
+    };
     let path = plan.path.clone();
     commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
         let result = captured

@@ -374,3 +374,107 @@ fn end_attention(time: Res<Time>, mut attention: ResMut<Attention>, selection: R
         attention.active = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::live::Freshness;
+    use crate::app::scene::Pulse;
+    use crate::app::{Picture, Source};
+    use crate::config::Config;
+    use crate::model::{RiskScore, RiskState, Transition};
+    use chrono::DateTime;
+
+    fn map() -> MapResource {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/two_units.geojson");
+        let data = crate::geo::load_geojson_file(&path, &crate::geo::LoadOptions::default()).unwrap();
+        MapResource { data, schematic: false, context: Vec::new(), bureaus: Vec::new(), warnings: Vec::new() }
+    }
+
+    fn views(map: &MapResource) -> Vec<UnitView> {
+        map.data
+            .units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| UnitView {
+                id: u.id.clone(),
+                name: u.name.clone(),
+                area_m2: u.area_m2,
+                label_xz: Vec2::new(u.label_point.0 as f32, -u.label_point.1 as f32),
+                transition: Transition::default(),
+                border: None,
+                point: false,
+                index: i as u32,
+                pulse: Pulse::default(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn selecting_a_unit_sets_the_drill_down() {
+        let map = map();
+        let ids: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
+        let mut state = RiskState::new();
+        let at = DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();
+        for (id, total) in ids.iter().zip([20.0, 85.0]) {
+            state.apply_score(id, at, RiskScore { total, threat: total, asset: total, compliance: total }).unwrap();
+        }
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins);
+        let config = Config::default();
+        app.insert_resource(crate::app::Settings { ramp: config.ramp().unwrap(), config });
+        app.insert_resource(Picture { state, source: Source::Demo { speed: 1.0 }, clock: Some(at), generation: 1, epoch: 0, freshness: Freshness::Live });
+        for v in views(&map) {
+            app.world_mut().spawn(v);
+        }
+        app.insert_resource(map);
+        app.init_resource::<Selection>().init_resource::<Derived>().add_message::<Select>();
+        app.add_systems(Update, (apply_selection, derive_panels).chain());
+        app.update();
+        assert!(app.world().resource::<Derived>().detail.is_none());
+        assert_eq!(app.world().resource::<Derived>().ranking.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [ids[1].as_str(), ids[0].as_str()]);
+        app.world_mut().write_message(Select(Some(ids[0].clone())));
+        app.update();
+        assert_eq!(app.world().resource::<Selection>().unit.as_deref(), Some(ids[0].as_str()));
+        let (id, detail) = app.world().resource::<Derived>().detail.clone().unwrap();
+        assert_eq!(id, ids[0]);
+        assert_eq!(detail.score.unwrap().total, 20.0);
+        assert_eq!(detail.rank, Some((2, 2)));
+        assert_eq!(detail.level, Some(crate::model::Level::Low));
+        // Back to the district view.
+        app.world_mut().write_message(Select(None));
+        app.update();
+        assert!(app.world().resource::<Selection>().unit.is_none());
+        assert!(app.world().resource::<Derived>().detail.is_none());
+    }
+
+    #[test]
+    fn a_ray_picks_the_top_it_meets_first() {
+        let map = map();
+        let units = views(&map);
+        let (a, b) = (&units[0], &units[1]);
+        // Straight down onto each label point.
+        let down = Vec3::NEG_Y;
+        let over = |u: &UnitView| Vec3::new(u.label_xz.x, 10_000.0, u.label_xz.y);
+        let heights = [500.0, 2000.0];
+        let with_heights = || units.iter().zip(heights);
+        assert_eq!(pick(over(a), down, with_heights(), &map).as_deref(), Some(a.id.as_str()));
+        assert_eq!(pick(over(b), down, with_heights(), &map).as_deref(), Some(b.id.as_str()));
+        // Far outside both units: nothing (a tap outside returns to the district view).
+        assert_eq!(pick(Vec3::new(1e6, 10_000.0, 1e6), down, with_heights(), &map), None);
+        // Looking up: nothing.
+        assert_eq!(pick(over(a), Vec3::Y, with_heights(), &map), None);
+        // Raise a's top above the ray's start: the ray starts inside a's column, meets only
+        // b's top below it.
+        assert_eq!(pick(over(b), down, units.iter().zip([20_000.0, 2000.0]), &map).as_deref(), Some(b.id.as_str()));
+    }
+
+    #[test]
+    fn admin_chords_parse() {
+        let (mods, key) = parse_chord("Ctrl+Alt+Shift+Q").unwrap();
+        assert_eq!(mods.len(), 3);
+        assert_eq!(key, KeyCode::KeyQ);
+        assert!(parse_chord("ctrl+alt").is_none(), "no key");
+        assert!(parse_chord("ctrl+f13").is_none(), "unknown key");
+    }
+}

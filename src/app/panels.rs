@@ -87,7 +87,11 @@ fn ranking_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiL
                 head(ui, T::Compliance.get(lang), 38.0);
             });
             let h = row_h(&settings);
-            let rows = settings.config.ui.ranking_rows.max(3);
+            // As many rows as configured, fewer when the legend and timeline below need the
+            // room (points: header and summary above, legend and timeline below).
+            let reserve = 64.0 + 200.0 + 150.0 + TIMELINE_H + 24.0;
+            let fit = ((ui.ctx().content_rect().height() - reserve) / (h + ui.spacing().item_spacing.y)).floor().max(3.0) as usize;
+            let rows = settings.config.ui.ranking_rows.max(3).min(fit);
             egui::ScrollArea::vertical().max_height(h * rows as f32).min_scrolled_height(h * rows as f32).auto_shrink([false, true]).show_rows(ui, h, derived.ranking.len(), |ui, range| {
                 for i in range {
                     let row = &derived.ranking[i];
