@@ -6,7 +6,6 @@
 // units[i] = (height in metres, score 0–100 or -1 for no data, pulse 0–1, selected 0/1)
 // ramp[s] = linear RGB of integer score s (0–100); ramp[101 + s] is its stale (desaturated) twin
 
-#import bevy_pbr::mesh_functions::{get_world_from_local, mesh_position_local_to_world}
 #import bevy_pbr::view_transformations::position_world_to_clip
 
 struct UnitParams {
@@ -26,7 +25,6 @@ struct UnitParams {
 @group(#{MATERIAL_BIND_GROUP}) @binding(2) var<storage, read> ramp: array<vec4<f32>>;
 
 struct Vertex {
-    @builtin(instance_index) instance_index: u32,
     @location(0) position: vec3<f32>,
     @location(1) unit: u32,
     @location(2) shade: f32,
@@ -45,9 +43,10 @@ fn vertex(v: Vertex) -> VertexOutput {
     let u = units[v.unit];
     var local = v.position;
     local.y = local.y * u.x + params.mode.z;
-    let world = mesh_position_local_to_world(get_world_from_local(v.instance_index), vec4<f32>(local, 1.0));
+    // The merged map mesh always sits at the world origin with no rotation or scale, so its
+    // positions are world positions: no per-vertex fetch of the mesh transform.
     var out: VertexOutput;
-    out.clip_position = position_world_to_clip(world.xyz);
+    out.clip_position = position_world_to_clip(local);
     out.unit = v.unit;
     out.shade = v.shade;
     out.up = v.position.y;

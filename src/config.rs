@@ -70,11 +70,16 @@ pub struct RenderConfig {
     pub reactive: bool,
     /// Longest time between redraws when idle, seconds (the clock still ticks).
     pub idle_redraw_s: f64,
+    /// Multisample anti-aliasing: 1 (off), 2, 4 or 8 samples per pixel.
+    pub msaa: u32,
+    /// Draw unit borders only on maps of at most this many units: on a city of communities
+    /// the borders are thinner than a pixel and cost as much as the walls.
+    pub borders_max_units: usize,
 }
 
 impl Default for RenderConfig {
     fn default() -> Self {
-        Self { mode: RenderMode::Merged, reactive: true, idle_redraw_s: 1.0 }
+        Self { mode: RenderMode::Merged, reactive: true, idle_redraw_s: 1.0, msaa: 4, borders_max_units: 2000 }
     }
 }
 
@@ -440,7 +445,16 @@ impl Config {
         }
         let e = &cfg.extrusion;
         let w = &cfg.window;
-        let checks: [(&'static str, f64, bool, &'static str); 9] = [
+        let r = &cfg.render;
+        let (ui, tour, alerts) = (&cfg.ui, &cfg.tour, &cfg.alerts);
+        let checks: [(&'static str, f64, bool, &'static str); 16] = [
+            ("[render] idle_redraw_s", r.idle_redraw_s, r.idle_redraw_s.is_finite() && r.idle_redraw_s > 0.0, "a finite number > 0"),
+            ("[render] msaa", f64::from(r.msaa), matches!(r.msaa, 1 | 2 | 4 | 8), "1, 2, 4 or 8"),
+            ("[ui] scale", f64::from(ui.scale), ui.scale.is_finite() && (ui.scale == 0.0 || (0.5..=8.0).contains(&ui.scale)), "0 (auto) or 0.5 to 8"),
+            ("[tour] idle_s", tour.idle_s, tour.idle_s.is_finite() && tour.idle_s > 0.0, "a finite number > 0"),
+            ("[tour] dwell_s", tour.dwell_s, tour.dwell_s.is_finite() && tour.dwell_s >= 1.0, "at least 1"),
+            ("[alerts] effect_s", f64::from(alerts.effect_s), alerts.effect_s.is_finite() && alerts.effect_s > 0.0, "a finite number > 0"),
+            ("[alerts] banner_s", f64::from(alerts.banner_s), alerts.banner_s.is_finite() && alerts.banner_s >= 0.0, "a finite number >= 0"),
             ("[extrusion] base_m", f64::from(e.base_m), e.base_m.is_finite() && e.base_m >= 0.0, "a finite number >= 0"),
             ("[extrusion] metres_per_point", f64::from(e.metres_per_point), e.metres_per_point.is_finite() && e.metres_per_point >= 0.0, "a finite number >= 0"),
             ("[extrusion] ease_s", f64::from(e.ease_s), e.ease_s.is_finite() && e.ease_s >= 0.0, "a finite number >= 0"),

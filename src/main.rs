@@ -53,6 +53,38 @@ struct Cli {
     /// Override the window size, e.g. 3840x2160 (logical pixels).
     #[arg(long, value_parser = parse_size)]
     window: Option<(u32, u32)>,
+    /// Start the demo paused (Space plays).
+    #[arg(long)]
+    paused: bool,
+    /// How units are drawn: `merged` (one mesh, per-unit storage buffer) or `palette` (one
+    /// entity per unit); overrides `[render] mode`.
+    #[arg(long, value_enum)]
+    renderer: Option<RendererArg>,
+    /// Frame-time harness: after --warmup frames, time this many, print mean, p99 and CPU ms
+    /// per frame, and exit (see README, "Performance").
+    #[arg(long)]
+    frame_stats: Option<u32>,
+    /// Frames before measuring (pipelines compile in the first ones).
+    #[arg(long, default_value_t = 60)]
+    warmup: u32,
+    /// Also write the frame figures as JSON to this file.
+    #[arg(long)]
+    stats_out: Option<PathBuf>,
+    /// Instead of the demo, rescore every unit every frame and raise two alerts a second.
+    #[arg(long)]
+    churn: bool,
+    /// Draw no units, context or bureaus (the frame-time baseline).
+    #[arg(long)]
+    empty_scene: bool,
+    /// Soak: sample RSS, entity count and mesh and material asset counts into this CSV.
+    #[arg(long)]
+    soak_csv: Option<PathBuf>,
+    /// Seconds between soak samples.
+    #[arg(long, default_value_t = 5.0)]
+    soak_sample_s: f64,
+    /// Exit after this many wall-clock seconds.
+    #[arg(long)]
+    exit_after_s: Option<f64>,
     /// Render, save a PNG of the whole window to this file, and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
@@ -183,6 +215,12 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let (w, h) = text.split_once(['x', 'X']).ok_or_else(|| format!("{text}: expected WIDTHxHEIGHT, e.g. 3840x2160"))?;
     let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{text}: {e}"));
     Ok((parse(w)?, parse(h)?))
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum RendererArg {
+    Merged,
+    Palette,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -331,6 +369,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(p) => Config::load_with_profile(cli.config.as_deref(), p)?,
                 None => Config::load(cli.config.as_deref())?,
             };
+            if let Some(r) = cli.renderer {
+                config.render.mode = match r {
+                    RendererArg::Merged => config::RenderMode::Merged,
+                    RendererArg::Palette => config::RenderMode::Palette,
+                };
+            }
             if let Some((width, height)) = cli.window {
                 anyhow::ensure!(width >= 320 && height >= 240, "--window must be at least 320x240");
                 config.window.width = width;
@@ -343,7 +387,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(cli.seek_hours.is_finite() && cli.seek_hours >= 0.0, "--seek-hours must be >= 0");
             let url = cli.live.clone().unwrap_or_else(|| config.live.url.clone());
             let live = if url.is_empty() { None } else { Some(config.live.options(&url)?) };
-            app::run(RunOptions { config, map: cli.map, recording, live, record: cli.record, speed, seek_s: cli.seek_hours * 3600.0, capture, cjk_font: !cli.no_cjk_font, select: cli.select })?;
+            app::run(RunOptions { config, map: cli.map, recording, live, record: cli.record, speed, seek_s: cli.seek_hours * 3600.0, capture,
+                cjk_font: !cli.no_cjk_font,
+                select: cli.select,
+                paused: cli.paused,
+                empty_scene: cli.empty_scene,
+                perf: app::perf::PerfOptions {
+                    frame_stats: cli.frame_stats,
+                    warmup: cli.warmup,
+                    stats_out: cli.stats_out,
+                    churn: cli.churn,
+                    soak_csv: cli.soak_csv,
+                    soak_sample_s: cli.soak_sample_s,
+                    exit_after_s: cli.exit_after_s,
+                },
+            })?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -172,7 +172,7 @@ mod tests {
     use crate::app::live::Freshness;
     use crate::app::{Source, scene::Pulse};
     use crate::config::Config;
-    use crate::model::{AlertStatus, RiskState, Transition};
+    use crate::model::{AlertStatus, Transition};
     use bevy::time::TimeUpdateStrategy;
     use chrono::DateTime;
     use std::time::Duration;
@@ -199,7 +199,7 @@ mod tests {
         config.alerts.effect_s = 2.0;
         app.insert_resource(crate::app::Settings { ramp: config.ramp().unwrap(), config });
         app.insert_resource(crate::app::Picture {
-            state: RiskState::new(),
+            state: Default::default(),
             source: Source::Demo { speed: 1.0 },
             clock: Some(DateTime::parse_from_rfc3339("2026-11-29T10:00:00+08:00").unwrap()),
             generation: 0,
@@ -228,7 +228,7 @@ mod tests {
             let mut picture = app.world_mut().resource_mut::<crate::app::Picture>();
             for i in 0..200 {
                 let severity = if i == 7 { Severity::Critical } else { Severity::Medium };
-                picture.state.apply_alert(alert(i, &format!("u{}", i % 20), severity)).unwrap();
+                std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert(i, &format!("u{}", i % 20), severity)).unwrap();
             }
             picture.generation += 1;
         }
@@ -258,7 +258,7 @@ mod tests {
         {
             let mut picture = app.world_mut().resource_mut::<crate::app::Picture>();
             picture.epoch += 1;
-            picture.state.apply_alert(alert(999, "u1", Severity::High)).unwrap();
+            std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert(999, "u1", Severity::High)).unwrap();
         }
         app.update();
         assert_eq!(live(&mut app), 0);

@@ -423,7 +423,7 @@ mod tests {
         app.add_plugins(MinimalPlugins);
         let config = Config::default();
         app.insert_resource(crate::app::Settings { ramp: config.ramp().unwrap(), config });
-        app.insert_resource(Picture { state, source: Source::Demo { speed: 1.0 }, clock: Some(at), generation: 1, epoch: 0, freshness: Freshness::Live });
+        app.insert_resource(Picture { state: state.into(), source: Source::Demo { speed: 1.0 }, clock: Some(at), generation: 1, epoch: 0, freshness: Freshness::Live });
         for v in views(&map) {
             app.world_mut().spawn(v);
         }

@@ -92,7 +92,7 @@ pub struct LiveRecorder(pub crate::feed::record::Recorder<std::io::BufWriter<std
 pub fn drain_live(mut feed: ResMut<LiveFeed>, mut picture: ResMut<Picture>, mut recorder: Option<ResMut<LiveRecorder>>) {
     let mut changed = false;
     while let Ok(msg) = feed.rx.try_recv() {
-        changed |= crate::feed::live::apply(&mut picture.state, &msg);
+        changed |= crate::feed::live::apply(std::sync::Arc::make_mut(&mut picture.state), &msg);
         if let Some(r) = recorder.as_mut()
             && let Err(e) = r.0.record(&msg)
         {
@@ -148,7 +148,6 @@ mod tests {
     use super::*;
     use crate::api::ScoreItem;
     use crate::app::Source;
-    use crate::model::RiskState;
     use std::time::Duration;
 
     /// The app's side of an outage: with contact the picture is live; without it, it turns
@@ -158,7 +157,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut app = App::new();
         app.add_plugins(MinimalPlugins)
-            .insert_resource(Picture { state: RiskState::new(), source: Source::Live { url: "t".into() }, clock: None, generation: 0, epoch: 0, freshness: Freshness::Live })
+            .insert_resource(Picture { state: Default::default(), source: Source::Live { url: "t".into() }, clock: None, generation: 0, epoch: 0, freshness: Freshness::Live })
             .insert_resource(LiveFeed::new(rx, "t".into(), FreshnessThresholds { delayed_s: 0.15, stale_s: 0.3 }))
             .add_systems(Update, drain_live);
         let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();

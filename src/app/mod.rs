@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod interact;
 pub mod live;
 mod panels;
+pub mod perf;
 pub mod scene;
 mod ui;
 pub mod unit_material;
@@ -53,6 +54,12 @@ pub struct RunOptions {
     pub cjk_font: bool,
     /// Unit to select at start.
     pub select: Option<String>,
+    /// Start the demo paused.
+    pub paused: bool,
+    /// Draw no units, context or bureaus: the frame-time baseline.
+    pub empty_scene: bool,
+    /// Frame-time harness, churn feed and soak sampler.
+    pub perf: perf::PerfOptions,
 }
 
 /// The loaded map and its context layer.
@@ -62,12 +69,24 @@ pub struct MapResource {
     pub data: MapData,
     /// Whether this is the built-in schematic (labelled 示意图 on screen).
     pub schematic: bool,
-    /// Dim context outlines (neighbouring districts) in the same projection: `(name, polygons)`.
-    pub context: Vec<(String, Vec<::geo::Polygon<f64>>)>,
+    /// Dim context outlines (neighbouring districts) in the same projection.
+    pub context: Vec<ContextArea>,
     /// Point units (bureaus, 委办局) in the same projection.
     pub bureaus: Vec<crate::geo::PointUnit>,
     /// Problems found while loading, logged once the app's logger is up.
     pub warnings: Vec<String>,
+}
+
+/// A neighbouring district drawn as context.
+#[derive(Clone, Debug)]
+pub struct ContextArea {
+    /// Its name.
+    pub name: String,
+    /// Its polygons, projected metres.
+    pub polygons: Vec<::geo::Polygon<f64>>,
+    /// Where its name goes: an interior point of its first polygon, metres (computed once:
+    /// it costs milliseconds on a detailed outline).
+    pub label: Option<(f64, f64)>,
 }
 
 /// Where the picture comes from, for the header.
@@ -88,8 +107,8 @@ pub enum Source {
 /// The current picture of the district: what the wall shows.
 #[derive(Resource)]
 pub struct Picture {
-    /// Scores and alerts.
-    pub state: RiskState,
+    /// Scores and alerts, shared with the demo replay (see `Replay::shared_state`).
+    pub state: Arc<RiskState>,
     /// Where it comes from.
     pub source: Source,
     /// The data clock: the recording's time in demo mode.
@@ -134,6 +153,8 @@ impl DemoFeed {
 enum Feed {
     Demo(DemoFeed),
     Live(live::LiveFeed),
+    /// Synthetic scores every frame (`--churn`), from [`perf`].
+    Churn,
 }
 
 /// Loads the map and context layer named by `options`.
@@ -157,7 +178,16 @@ pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
         let ctx_path = config::resolve(ctx);
         let opts = LoadOptions { id_property: "adcode".into(), projection: Some(data.projection), ..LoadOptions::default() };
         match geo::load_geojson_file(&ctx_path, &opts) {
-            Ok(c) => context = c.units.into_iter().map(|u| (u.name, u.polygons)).collect(),
+            Ok(c) => {
+                context = c
+                    .units
+                    .into_iter()
+                    .map(|u| {
+                        let label = u.polygons.first().and_then(::geo::InteriorPoint::interior_point).map(|p| (p.x(), p.y()));
+                        ContextArea { name: u.name, polygons: u.polygons, label }
+                    })
+                    .collect()
+            }
             Err(e) => warnings.push(format!("context layer {}: {e}; drawing none", ctx_path.display())),
         }
     }
@@ -180,9 +210,13 @@ pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
 /// # Errors
 /// When the map or the config's ramp is unusable.
 pub fn run(options: RunOptions) -> anyhow::Result<()> {
-    let map = load_map(&options)?;
+    let mut map = load_map(&options)?;
     let ramp = options.config.ramp()?;
-    let mut map = map;
+    if options.empty_scene {
+        map.data.units.clear();
+        map.context.clear();
+        map.bureaus.clear();
+    }
     let (source, feed) = match &options.live {
         Some(live_options) => {
             let known: std::collections::HashSet<String> = map.data.units.iter().map(|u| u.id.clone()).chain(map.bureaus.iter().map(|b| b.id.clone())).collect();
@@ -192,6 +226,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
             let url = live_options.base_url.clone();
             (Source::Live { url: url.clone() }, Feed::Live(live::LiveFeed::new(rx, url, thresholds)))
         }
+        None if options.perf.churn => (Source::Demo { speed: 1.0 }, Feed::Churn),
         None => {
             let recording = Recording::read(&options.recording).with_context(|| format!("reading recording {}", options.recording.display()))?;
             map.warnings.extend(recording.errors.iter().take(20).map(|e| format!("recording {}: {e}", options.recording.display())));
@@ -207,7 +242,9 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
             if options.seek_s > 0.0 {
                 replay.seek(options.seek_s);
             }
-            (Source::Demo { speed: options.speed }, Feed::Demo(DemoFeed::new(replay)))
+            let mut demo = DemoFeed::new(replay);
+            demo.paused = options.paused;
+            (Source::Demo { speed: options.speed }, Feed::Demo(demo))
         }
     };
 
@@ -241,7 +278,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     .add_plugins((EguiPlugin::default(), PanOrbitCameraPlugin))
     .insert_resource(ClearColor(Color::srgb_u8(0x05, 0x08, 0x12)))
     .insert_resource(Settings { ramp, config: options.config.clone() })
-    .insert_resource(Picture { state: RiskState::new(), source, clock: None, generation: 0, epoch: 0, freshness: live::Freshness::Live })
+    .insert_resource(Picture { state: Arc::default(), source, clock: None, generation: 0, epoch: 0, freshness: live::Freshness::Live })
     .insert_resource(i18n::UiLang(options.config.ui.lang))
     .insert_resource(scene::Selection { unit: options.select.clone() })
     .insert_resource(map)
@@ -252,7 +289,19 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     match feed {
         Feed::Demo(d) => app.insert_resource(d),
         Feed::Live(l) => app.insert_resource(l),
+        Feed::Churn => &mut app,
     };
+    // Redraw on change only, unless something must run every frame (a capture, a
+    // measurement, the soak).
+    let p = &options.perf;
+    let measuring = options.capture.is_some() || p.frame_stats.is_some() || p.soak_csv.is_some() || p.churn;
+    let reactive = (options.config.render.reactive && !measuring).then_some(options.config.render.idle_redraw_s);
+    app.add_plugins(perf::plugin(options.perf.clone(), reactive));
+    if p.soak_csv.is_some() {
+        // A slow software renderer still replays at the asked speed: one frame may cover
+        // several seconds of replay.
+        app.world_mut().resource_mut::<Time<Virtual>>().set_max_delta(std::time::Duration::from_secs(10));
+    }
     if let Some(path) = &options.record {
         anyhow::ensure!(options.live.is_some(), "--record needs --live: it records the live feed");
         let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -310,6 +359,8 @@ pub fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: Re
         rebuilt = true;
     }
     let dt = if demo.paused { 0.0 } else { time.delta_secs_f64() };
+    // Let go of the picture's handle so the replay updates the state in place.
+    picture.state = Arc::default();
     let step = demo.replay.advance(dt);
     if step.restarted || rebuilt {
         *logged = 0;
@@ -320,8 +371,8 @@ pub fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: Re
         warn!("recording line {line}: not applied: {why}");
     }
     *logged = demo.replay.rejected.len().max(*logged);
+    picture.state = demo.replay.shared_state();
     if step.applied > 0 || step.restarted || rebuilt {
-        picture.state = demo.replay.state().clone();
         picture.generation += 1;
         if step.restarted || rebuilt {
             picture.epoch += 1;
@@ -347,7 +398,7 @@ mod tests {
         let mut app = App::new();
         app.add_plugins(MinimalPlugins);
         app.insert_resource(DemoFeed::new(Replay::new(Arc::clone(&recording), 60.0, false, 3600.0)));
-        app.insert_resource(Picture { state: RiskState::new(), source: Source::Demo { speed: 60.0 }, clock: None, generation: 0, epoch: 0, freshness: live::Freshness::Live });
+        app.insert_resource(Picture { state: Arc::default(), source: Source::Demo { speed: 60.0 }, clock: None, generation: 0, epoch: 0, freshness: live::Freshness::Live });
         app.add_systems(Update, advance_demo);
         app.update();
         for t in [14.5 * 3600.0, 3.0 * 3600.0, 20.0 * 3600.0 + 17.0] {
@@ -362,7 +413,7 @@ mod tests {
             let mut reference = Replay::new(Arc::clone(&recording), 1.0, false, 3600.0);
             reference.advance(t);
             let picture = app.world().resource::<Picture>();
-            assert_eq!(picture.state, *reference.state(), "state at t = {t} s");
+            assert_eq!(*picture.state, *reference.state(), "state at t = {t} s");
             assert!(picture.state.alert_count() > 0);
             assert_eq!(picture.clock, Some(reference.clock()));
         }

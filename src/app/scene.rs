@@ -267,14 +267,21 @@ fn spawn_map(
             // Merged: one mesh for every prism and column, one for every border.
             let mut body = MergedMesh::default();
             let mut lines = MergedMesh::default();
+            let borders = map.data.units.len() <= settings.config.render.borders_max_units;
             for (i, (unit, prism)) in map.data.units.iter().zip(&prisms).enumerate() {
                 body.push_prism(prism, Vec2::ZERO, i as u32);
-                lines.push_lines(&outline_segments(&unit.polygons, 1.0), i as u32);
+                if borders {
+                    lines.push_lines(&outline_segments(&unit.polygons, 1.0), i as u32);
+                }
             }
             for view in &views[first_bureau..] {
                 body.push_prism(&column, view.label_xz, view.index);
             }
-            let values: Vec<Vec4> = views.iter().map(|v| Vec4::new(view_height(v, ext, None), -1.0, 0.0, 0.0)).collect();
+            let mut values: Vec<Vec4> = views.iter().map(|v| Vec4::new(view_height(v, ext, None), -1.0, 0.0, 0.0)).collect();
+            if values.is_empty() {
+                // A storage buffer cannot be empty.
+                values.push(Vec4::ZERO);
+            }
             let handle = buffers.add(ShaderBuffer::from(values.clone()));
             let ramp: Vec<Vec4> = (0..PALETTE_STEPS)
                 .map(|s| linear(settings.ramp.sample(s as f32)))
@@ -296,7 +303,9 @@ fn spawn_map(
             let line_material = unit_materials.add(UnitMaterial { params: line_params, units: handle.clone(), ramp });
             // The shader raises vertices to their unit's height, so the meshes' own bounds
             // (y 0–1) say nothing about what is on screen.
-            commands.spawn((Mesh3d(meshes.add(body.into_mesh(PrimitiveTopology::TriangleList))), MeshMaterial3d(body_material.clone()), NoFrustumCulling, MergedMap));
+            if !body.positions.is_empty() {
+                commands.spawn((Mesh3d(meshes.add(body.into_mesh(PrimitiveTopology::TriangleList))), MeshMaterial3d(body_material.clone()), NoFrustumCulling, MergedMap));
+            }
             if !lines.positions.is_empty() {
                 commands.spawn((Mesh3d(meshes.add(lines.into_mesh(PrimitiveTopology::LineList))), MeshMaterial3d(line_material.clone()), NoFrustumCulling, MergedMap));
             }
@@ -335,11 +344,16 @@ fn spawn_map(
         }
     }
 
-    // Context: neighbouring districts as low, dark slabs with faint outlines.
+    // Context: neighbouring districts as low, dark walls with faint outlines.
     let slab = materials.add(unlit(Color::srgb_u8(0x10, 0x16, 0x24)));
     let outline = materials.add(unlit(Color::srgb_u8(0x2c, 0x3a, 0x55)));
-    for (_, polygons) in &map.context {
-        let (prism, _) = build_prism(polygons);
+    for area in &map.context {
+        let polygons = &area.polygons;
+        // Walls only: the top caps of these large detailed outlines triangulate into long
+        // slivers that cost a software rasteriser (llvmpipe/lavapipe) ~0.6 s a frame at 1080p
+        // for 15 districts; the low walls and the outline read the same from above.
+        let (mut prism, _) = build_prism(polygons);
+        prism.indices.drain(..prism.top_triangles * 3);
         commands.spawn((Mesh3d(meshes.add(prism_mesh(&prism))), MeshMaterial3d(slab.clone()), Transform::from_scale(Vec3::new(1.0, 40.0, 1.0))));
         commands.spawn((
             Mesh3d(meshes.add(line_mesh(outline_segments(polygons, 41.0)))),
@@ -348,7 +362,8 @@ fn spawn_map(
     }
 }
 
-/// Marks the merged map meshes.
+/// Marks the merged map meshes. They stay at the world origin untransformed: the unit shader
+/// treats their positions as world positions.
 #[derive(Component)]
 pub struct MergedMap;
 
@@ -410,6 +425,12 @@ fn spawn_camera(mut commands: Commands, map: Res<MapResource>, settings: Res<Set
         Camera3d::default(),
         Projection::Perspective(PerspectiveProjection { fov, near: radius * 0.01, far: radius * 20.0, ..default() }),
         Tonemapping::None,
+        match settings.config.render.msaa {
+            1 => Msaa::Off,
+            2 => Msaa::Sample2,
+            8 => Msaa::Sample8,
+            _ => Msaa::Sample4,
+        },
         DebandDither::Disabled,
         PanOrbitCamera {
             focus: centre,

@@ -217,26 +217,35 @@ fn labels_ui(
     // Viewport positions are logical window pixels; egui points are those over its zoom.
     let zoom = ctx.zoom_factor();
     let ext = &settings.config.extrusion;
-    for (name, polygons) in &map.context {
-        if let Some(p) = polygons.first().and_then(|p| ::geo::InteriorPoint::interior_point(p))
-            && let Ok(pos) = camera.world_to_viewport(cam_tf, Vec3::new(p.x() as f32, 40.0, -p.y() as f32))
+    for area in &map.context {
+        if let Some((x, y)) = area.label
+            && let Ok(pos) = camera.world_to_viewport(cam_tf, Vec3::new(x as f32, 40.0, -y as f32))
         {
-            painter.text(egui::pos2(pos.x, pos.y) / zoom, egui::Align2::CENTER_CENTER, name, egui::FontId::proportional(13.0), egui::Color32::from_rgb(0x3e, 0x4d, 0x6b));
+            painter.text(egui::pos2(pos.x, pos.y) / zoom, egui::Align2::CENTER_CENTER, &area.name, egui::FontId::proportional(13.0), egui::Color32::from_rgb(0x3e, 0x4d, 0x6b));
         }
     }
     // The riskiest units claim label space first (then the larger ones); a label that would
     // overlap one already placed tries below, right and left of its point, and is left out
     // when all are taken.
     let font = egui::FontId::proportional(13.0);
-    let mut order: Vec<&UnitView> = units.iter().filter(|u| !u.point).collect();
-    order.sort_by(|a, b| {
+    let screen = ctx.content_rect();
+    let mut order: Vec<(&UnitView, egui::Pos2)> = units
+        .iter()
+        .filter(|u| !u.point)
+        .filter_map(|u| {
+            let p = camera.world_to_viewport(cam_tf, u.label_world(ext)).ok()? / zoom;
+            let p = egui::pos2(p.x, p.y);
+            screen.contains(p).then_some((u, p))
+        })
+        .collect();
+    order.sort_by(|(a, _), (b, _)| {
         let (sa, sb) = (a.transition.shown.unwrap_or(-1.0), b.transition.shown.unwrap_or(-1.0));
         sb.total_cmp(&sa).then(b.area_m2.total_cmp(&a.area_m2))
     });
-    let mut placed: Vec<egui::Rect> = Vec::with_capacity(order.len());
-    for unit in order {
-        let Ok(pos) = camera.world_to_viewport(cam_tf, unit.label_world(ext)) else { continue };
-        let pos = pos / zoom;
+    let mut placed: Vec<egui::Rect> = Vec::with_capacity(order.len().min(MAX_LABEL_CANDIDATES));
+    // On a map of thousands of units only the riskiest few hundred on screen are tried: more
+    // labels than that cannot be read, and each try checks every label already placed.
+    for (unit, pos) in order.into_iter().take(MAX_LABEL_CANDIDATES) {
         let galley = painter.layout_no_wrap(short_name(&unit.name), font.clone(), egui::Color32::WHITE);
         let size = galley.size();
         // Just above or just below the point, so the point's own colour stays visible.
@@ -279,6 +288,9 @@ fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: O
     painter.text(centre + egui::vec2(0.0, (rect.width() / 24.0).clamp(24.0, 120.0)), egui::Align2::CENTER_CENTER, sub, egui::FontId::proportional((rect.width() / 60.0).clamp(14.0, 48.0)), egui::Color32::from_rgba_unmultiplied(255, 200, 200, 180));
     Ok(())
 }
+
+/// At most this many unit labels are tried per frame, riskiest first.
+pub const MAX_LABEL_CANDIDATES: usize = 400;
 
 /// Map labels longer than this many characters are cut with an ellipsis.
 pub const LABEL_MAX_CHARS: usize = 10;

@@ -35,7 +35,9 @@ pub struct Replay {
     cursor: usize,
     elapsed_s: f64,
     newest: Option<DateTime<FixedOffset>>,
-    state: RiskState,
+    /// Shared with the app's picture, which takes a handle after each step: updates happen
+    /// in place when the picture has let go of it, so no step copies the whole state.
+    state: Arc<RiskState>,
     /// Replay speed: recording seconds per wall-clock second.
     pub speed: f64,
     /// Start over at the end.
@@ -74,7 +76,7 @@ impl Replay {
             cursor: 0,
             elapsed_s: 0.0,
             newest: None,
-            state: RiskState::new(),
+            state: Arc::default(),
             speed: speed.max(1e-6),
             looping,
             passes: 0,
@@ -97,6 +99,12 @@ impl Replay {
     /// The state so far.
     pub fn state(&self) -> &RiskState {
         &self.state
+    }
+
+    /// A handle on the state so far (cheap; the replay updates it in place once every other
+    /// handle is dropped, and copies it first otherwise).
+    pub fn shared_state(&self) -> Arc<RiskState> {
+        Arc::clone(&self.state)
     }
 
     /// Length of one pass in recording seconds (the last record's due time).
@@ -150,7 +158,7 @@ impl Replay {
     }
 
     fn restart(&mut self) {
-        self.state = RiskState::new();
+        self.state = Arc::default();
         self.cursor = 0;
         self.elapsed_s = 0.0;
         self.newest = None;
@@ -174,17 +182,17 @@ impl Replay {
         match &record.body {
             RecordBody::Scores { scores } => {
                 for s in scores {
-                    results.push(self.state.apply_score(&s.unit, record.t, s.score()));
+                    results.push(Arc::make_mut(&mut self.state).apply_score(&s.unit, record.t, s.score()));
                 }
             }
             RecordBody::Alert { .. } => {
                 let alert = record.alert().expect("alert record");
-                match self.state.apply_alert(alert.clone()) {
+                match Arc::make_mut(&mut self.state).apply_alert(alert.clone()) {
                     Ok(()) => step.new_alerts.push(alert),
                     Err(e) => results.push(Err(e)),
                 }
             }
-            RecordBody::AlertStatus { id, status } => results.push(self.state.apply_status(id, *status, record.t)),
+            RecordBody::AlertStatus { id, status } => results.push(Arc::make_mut(&mut self.state).apply_status(id, *status, record.t)),
         }
         for r in results {
             if let Err(e) = r

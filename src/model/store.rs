@@ -77,7 +77,11 @@ impl RiskState {
     /// replaces it.
     pub fn apply_score(&mut self, unit: &str, at: DateTime<FixedOffset>, score: RiskScore) -> Result<(), Rejected> {
         score.validate().map_err(|e| Rejected::Invalid { unit: unit.to_owned(), reason: e.to_string() })?;
-        let state = self.units.entry(unit.to_owned()).or_default();
+        // Look up before inserting: the id is copied only for a unit seen the first time.
+        if !self.units.contains_key(unit) {
+            self.units.insert(unit.to_owned(), UnitState::default());
+        }
+        let state = self.units.get_mut(unit).expect("inserted above");
         if let Some(shown) = state.as_of
             && at < shown
         {
