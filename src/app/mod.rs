@@ -210,6 +210,7 @@ pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
 /// # Errors
 /// When the map or the config's ramp is unusable.
 pub fn run(options: RunOptions) -> anyhow::Result<()> {
+    let _ = perf::START.set(std::time::Instant::now());
     let mut map = load_map(&options)?;
     let ramp = options.config.ramp()?;
     if options.empty_scene {
@@ -217,10 +218,25 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         map.context.clear();
         map.bureaus.clear();
     }
+    let mut wakers = Vec::new();
     let (source, feed) = match &options.live {
         Some(live_options) => {
             let known: std::collections::HashSet<String> = map.data.units.iter().map(|u| u.id.clone()).chain(map.bureaus.iter().map(|b| b.id.clone())).collect();
-            let rx = crate::feed::live::spawn(live_options.clone(), Some(Arc::new(known)));
+            let feed_rx = crate::feed::live::spawn(live_options.clone(), Some(Arc::new(known)));
+            // Forward the feed through a thread that wakes the reactive event loop for each
+            // message, so an idle wall sleeps until data arrives.
+            let waker = perf::Waker::default();
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let wake = waker.clone();
+            std::thread::Builder::new().name("live-wake".into()).spawn(move || {
+                for msg in feed_rx {
+                    if tx.send(msg).is_err() {
+                        break;
+                    }
+                    wake.wake();
+                }
+            })?;
+            wakers.push(waker);
             let cfg = &options.config.live;
             let thresholds = live::FreshnessThresholds { delayed_s: cfg.delayed_s, stale_s: cfg.stale_s };
             let url = live_options.base_url.clone();
@@ -297,11 +313,13 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     let measuring = options.capture.is_some() || p.frame_stats.is_some() || p.soak_csv.is_some() || p.churn;
     let reactive = (options.config.render.reactive && !measuring).then_some(options.config.render.idle_redraw_s);
     app.add_plugins(perf::plugin(options.perf.clone(), reactive));
-    if p.soak_csv.is_some() {
-        // A slow software renderer still replays at the asked speed: one frame may cover
-        // several seconds of replay.
-        app.world_mut().resource_mut::<Time<Virtual>>().set_max_delta(std::time::Duration::from_secs(10));
+    if let Some(waker) = wakers.pop() {
+        app.insert_resource(waker);
     }
+    // One update may follow a long sleep (the reactive loop waits up to a minute when nothing
+    // changes) or a slow frame (a software renderer): the replay, easing and effects must
+    // still keep wall-clock pace, so Bevy's default 0.25 s cap on a step is lifted.
+    app.world_mut().resource_mut::<Time<Virtual>>().set_max_delta(std::time::Duration::from_secs_f64(perf::QUIET_WAIT_S + 5.0));
     if let Some(path) = &options.record {
         anyhow::ensure!(options.live.is_some(), "--record needs --live: it records the live feed");
         let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;

@@ -43,7 +43,10 @@ pub(super) fn plugin(options: PerfOptions, reactive: Option<f64>) -> impl Fn(&mu
     move |app: &mut App| {
         if let Some(wait) = reactive {
             let mode = UpdateMode::reactive_low_power(Duration::from_secs_f64(wait));
-            app.insert_resource(WinitSettings { focused_mode: mode, unfocused_mode: mode }).add_systems(Last, keep_drawing_while_animating);
+            app.insert_resource(WinitSettings { focused_mode: mode, unfocused_mode: mode })
+                .insert_resource(IdleWake { longest_s: wait })
+                .add_systems(Startup, install_waker)
+                .add_systems(Last, (keep_drawing_while_animating, schedule_next_wake));
         } else {
             app.insert_resource(WinitSettings { focused_mode: UpdateMode::Continuous, unfocused_mode: UpdateMode::Continuous });
         }
@@ -84,6 +87,94 @@ fn keep_drawing_while_animating(
     });
     if easing || camera_moving || !ripples.is_empty() || fx.banner.is_some() {
         redraw.write(RequestRedraw);
+    }
+}
+
+/// Wakes the reactive event loop from another thread (the live feed's), once the event loop
+/// exists; a no-op before that and in tests.
+#[derive(Resource, Clone, Default)]
+pub struct Waker(std::sync::Arc<std::sync::Mutex<Option<Box<dyn Fn() + Send>>>>);
+
+impl Waker {
+    /// Wakes the app for one update.
+    pub fn wake(&self) {
+        if let Ok(slot) = self.0.lock()
+            && let Some(wake) = slot.as_ref()
+        {
+            wake();
+        }
+    }
+}
+
+fn install_waker(waker: Option<Res<Waker>>, proxy: Option<Res<bevy::winit::EventLoopProxyWrapper>>) {
+    if let (Some(waker), Some(proxy)) = (waker, proxy)
+        && let Ok(mut slot) = waker.0.lock()
+    {
+        let proxy = (**proxy).clone();
+        *slot = Some(Box::new(move || {
+            let _ = proxy.send_event(bevy::winit::WinitUserEvent::WakeUp);
+        }));
+    }
+}
+
+/// The longest an idle app waits between updates, seconds (`[render] idle_redraw_s`).
+#[derive(Resource)]
+pub struct IdleWake {
+    longest_s: f64,
+}
+
+/// Longest wait of a paused demo or a quiet live feed, seconds: nothing on screen changes
+/// until input or data wakes the app.
+pub const QUIET_WAIT_S: f64 = 60.0;
+
+/// Sets how long the reactive loop may sleep: until the next thing on screen changes by
+/// itself. A playing demo ticks its clock every second; a live wall waits for data (the feed
+/// wakes it) or its next freshness change; a retry countdown ticks every second; the tour
+/// and a critical-alert flight wake at their next step.
+#[allow(clippy::too_many_arguments)]
+fn schedule_next_wake(
+    wake: Res<IdleWake>,
+    demo: Option<Res<super::DemoFeed>>,
+    live: Option<Res<super::live::LiveFeed>>,
+    settings: Res<super::Settings>,
+    tour: Res<super::interact::Tour>,
+    idle: Res<super::interact::Idle>,
+    attention: Res<super::interact::Attention>,
+    time: Res<Time>,
+    mut winit: ResMut<WinitSettings>,
+) {
+    let now = time.elapsed_secs_f64();
+    let mut wait = QUIET_WAIT_S;
+    if let Some(demo) = &demo
+        && !demo.paused
+    {
+        wait = wait.min(wake.longest_s);
+    }
+    if let Some(live) = &live {
+        match live.conn {
+            crate::feed::live::ConnState::Live | crate::feed::live::ConnState::Polling => {}
+            _ => wait = wait.min(wake.longest_s),
+        }
+        if let Some(age) = live.last_contact.map(|t| t.elapsed().as_secs_f64()) {
+            for threshold in [live.thresholds.delayed_s, live.thresholds.stale_s] {
+                if age < threshold {
+                    wait = wait.min(threshold - age + 0.05);
+                }
+            }
+        }
+    }
+    let cfg = &settings.config.tour;
+    if cfg.enabled {
+        let next = if tour.active { tour.next_s } else { idle.last_input_s + cfg.idle_s };
+        wait = wait.min((next - now).max(0.0) + 0.05);
+    }
+    if let Some((_, until)) = &attention.active {
+        wait = wait.min((until - now).max(0.0) + 0.05);
+    }
+    let mode = UpdateMode::reactive_low_power(Duration::from_secs_f64(wait.clamp(0.02, QUIET_WAIT_S)));
+    if winit.focused_mode != mode {
+        winit.focused_mode = mode;
+        winit.unfocused_mode = mode;
     }
 }
 
@@ -130,6 +221,7 @@ pub struct FrameStats {
     cpu_start: Option<f64>,
     wall_start: Option<Instant>,
     samples_ms: Vec<f64>,
+    first_data_ms: Option<f64>,
 }
 
 /// This process's CPU time so far (user + system), seconds, from /proc/self/stat; `None`
@@ -164,7 +256,15 @@ pub struct FrameSummary {
     /// CPU time of the whole process per frame, ms (all threads, so it can exceed the frame
     /// time on several cores).
     pub cpu_ms_per_frame: f64,
+    /// From the app's start (before the map loads) to the end of the first frame that drew
+    /// data, ms; 0 when not known.
+    pub first_data_frame_ms: f64,
+    /// Resident memory at the end, MiB.
+    pub rss_mib: f64,
 }
+
+/// When the app started (set by `app::run` before the map loads).
+pub static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// Mean and nearest-rank 99th percentile of frame times (ms), with the CPU seconds and wall
 /// seconds the frames took.
@@ -179,11 +279,16 @@ pub fn summarise(samples_ms: &[f64], cpu_s: f64, wall_s: f64) -> FrameSummary {
         p99_ms: sorted.get(rank - 1).copied().unwrap_or(0.0),
         fps: samples_ms.len() as f64 / wall_s.max(1e-9),
         cpu_ms_per_frame: cpu_s * 1000.0 / n as f64,
+        first_data_frame_ms: 0.0,
+        rss_mib: process_rss_kib().map_or(0.0, |k| k as f64 / 1024.0),
     }
 }
 
-fn frame_stats(mut stats: ResMut<FrameStats>, mut exit: MessageWriter<AppExit>) {
+fn frame_stats(mut stats: ResMut<FrameStats>, picture: Res<Picture>, mut exit: MessageWriter<AppExit>) {
     let now = Instant::now();
+    if stats.first_data_ms.is_none() && picture.generation > 0 {
+        stats.first_data_ms = START.get().map(|s| now.duration_since(*s).as_secs_f64() * 1000.0);
+    }
     stats.seen += 1;
     if stats.seen == stats.warmup.max(1) {
         stats.last = Some(now);
@@ -200,7 +305,8 @@ fn frame_stats(mut stats: ResMut<FrameStats>, mut exit: MessageWriter<AppExit>) 
             _ => f64::NAN,
         };
         let wall = stats.wall_start.map_or(0.0, |w| now.duration_since(w).as_secs_f64());
-        let summary = summarise(&stats.samples_ms, cpu, wall);
+        let mut summary = summarise(&stats.samples_ms, cpu, wall);
+        summary.first_data_frame_ms = stats.first_data_ms.unwrap_or(0.0);
         let json = serde_json::to_string(&summary).expect("serialises");
         println!("frame-stats {json}");
         if let Some(path) = &stats.out
