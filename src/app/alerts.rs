@@ -39,6 +39,9 @@ pub struct AlertFx {
     pub seen: usize,
     /// The picture epoch `seen` belongs to.
     pub epoch: u64,
+    /// Whether any data was seen yet: the alerts of the first data (a snapshot on connect,
+    /// the state at start) are history, not news.
+    pub primed: bool,
     /// The critical banner: the alert and the app time it goes, seconds.
     pub banner: Option<(Alert, f64)>,
     /// Alerts that got no ripple because too many came at once (they still pulse their unit
@@ -88,6 +91,12 @@ pub fn spawn_alert_effects(
     mut select: MessageWriter<Select>,
 ) {
     let count = picture.state.alert_count();
+    if !fx.primed && picture.generation > 0 {
+        fx.primed = true;
+        fx.epoch = picture.epoch;
+        fx.seen = count;
+        return;
+    }
     if fx.epoch != picture.epoch || count < fx.seen {
         // A seek or a restarted loop rebuilt the state: what it holds is history, not news.
         fx.epoch = picture.epoch;
@@ -163,6 +172,10 @@ pub fn grow_ripples(mut commands: Commands, time: Res<Time>, mut ripples: Query<
     if fx.banner.as_ref().is_some_and(|(_, until)| time.elapsed_secs_f64() >= *until) {
         fx.banner = None;
     }
+    if ripples.is_empty() {
+        // The ticker's count of coalesced effects is about the burst now on screen.
+        fx.coalesced = 0;
+    }
 }
 
 #[cfg(test)]
@@ -222,7 +235,15 @@ mod tests {
                 pulse: Pulse::default(),
             });
         }
+        // The first data is history: an alert already there raises nothing.
+        {
+            let mut picture = app.world_mut().resource_mut::<crate::app::Picture>();
+            std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert(500, "u3", Severity::Critical)).unwrap();
+            picture.generation += 1;
+        }
         app.update();
+        assert_eq!(app.world_mut().query::<&Ripple>().iter(app.world()).count(), 0);
+        assert!(app.world().resource::<AlertFx>().banner.is_none());
         // 200 alerts at once over 20 units, three each on u0 (critical among them).
         {
             let mut picture = app.world_mut().resource_mut::<crate::app::Picture>();

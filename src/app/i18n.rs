@@ -63,6 +63,8 @@ pub enum T {
     Tour,
     Bureau,
     Street,
+    Coalesced,
+    Areas,
 }
 
 impl T {
@@ -92,7 +94,7 @@ impl T {
             T::Rank => ("排名", "Rank"),
             T::Trend24h => ("24小时趋势", "24 h trend"),
             T::Incidents => ("事件处置", "Incidents"),
-            T::Mttr => ("平均处置时长", "MTTR"),
+            T::Mttr => ("平均处置时长 MTTR", "MTTR (mean time to close)"),
             T::RecentAlerts => ("最近告警", "Recent alerts"),
             T::NoAlerts => ("暂无告警", "no alerts"),
             T::Vulnerabilities => ("漏洞", "Vulnerabilities"),
@@ -119,6 +121,8 @@ impl T {
             T::Tour => ("自动巡检", "Auto tour"),
             T::Bureau => ("委办局", "bureau"),
             T::Street => ("街乡", "township"),
+            T::Coalesced => ("合并显示的告警动效", "alert effects coalesced"),
+            T::Areas => ("街乡", "Townships"),
         };
         match lang {
             Lang::Zh => zh,

@@ -51,8 +51,10 @@ pub struct Select(pub Option<String>);
 pub struct Derived {
     /// The picture generation it was computed for.
     pub generation: u64,
-    /// All map units and bureaus with data, riskiest first.
+    /// The map's area units (街乡) with data, riskiest first.
     pub ranking: Vec<RankRow>,
+    /// The bureaus (委办局) with data, riskiest first.
+    pub ranking_bureaus: Vec<RankRow>,
     /// The district summary over the map's area units.
     pub summary: DistrictSummary,
     /// The selected unit's drill-down.
@@ -70,11 +72,16 @@ fn derive_panels(picture: Res<Picture>, map: Res<MapResource>, settings: Res<Set
     let thresholds = &settings.config.levels;
     if derived.generation != picture.generation || derived.ranking.is_empty() {
         let areas = map.data.units.iter().map(|u| u.id.as_str());
-        derived.ranking = ranking(&picture.state, areas.clone().chain(map.bureaus.iter().map(|b| b.id.as_str())));
+        derived.ranking = ranking(&picture.state, areas.clone());
+        derived.ranking_bureaus = ranking(&picture.state, map.bureaus.iter().map(|b| b.id.as_str()));
         derived.summary = district_summary(&picture.state, areas, thresholds, picture.clock);
         derived.generation = picture.generation;
     }
-    derived.detail = selection.unit.as_ref().map(|id| (id.clone(), unit_detail(&picture.state, id, &derived.ranking, thresholds, DETAIL_RECENT_ALERTS)));
+    // A unit's rank is among its own kind: townships among townships, bureaus among bureaus.
+    derived.detail = selection.unit.as_ref().map(|id| {
+        let board = if map.bureaus.iter().any(|b| &b.id == id) { &derived.ranking_bureaus } else { &derived.ranking };
+        (id.clone(), unit_detail(&picture.state, id, board, thresholds, DETAIL_RECENT_ALERTS))
+    });
 }
 
 /// When the last input arrived, seconds of app time.
@@ -244,30 +251,42 @@ fn pick_on_click(
     select.write(Select(hit));
 }
 
-/// Half the side of a bureau column, metres.
-pub const COLUMN_HALF_M: f32 = 100.0;
+/// Half the side of a bureau column's hit area, metres: a little wider than the 200 m column
+/// so a fingertip finds it.
+pub const COLUMN_HALF_M: f32 = 180.0;
 
-/// The unit whose top (cap or column top) a ray from `origin` along `dir` (world metres) meets
-/// first, if any. Units are `(view, height in metres)`; area units are tested against their
-/// footprints in `map`, point units against their 200 m column.
+/// Steps along the part of a ray inside a prism's height, to find where it meets a wall.
+const WALL_STEPS: usize = 24;
+
+/// The unit whose prism (top or wall) or column a ray from `origin` along `dir` (world
+/// metres) meets first, if any. Units are `(view, height in metres)`; area units are tested
+/// against their footprints in `map`, point units against a [`COLUMN_HALF_M`] square. The top
+/// is met exactly; a wall to within 1/[`WALL_STEPS`] of the prism's height.
 pub fn pick<'a>(origin: Vec3, dir: Vec3, units: impl Iterator<Item = (&'a UnitView, f32)>, map: &MapResource) -> Option<String> {
     if dir.y >= 0.0 {
         return None;
     }
     let mut best: Option<(f32, &UnitView)> = None;
     for (unit, height) in units {
-        let t = (height - origin.y) / dir.y;
-        if t <= 0.0 || best.is_some_and(|(b, _)| t >= b) {
+        let (t_top, t_ground) = ((height - origin.y) / dir.y, -origin.y / dir.y);
+        if t_ground <= 0.0 || best.is_some_and(|(b, _)| t_top.max(0.0) >= b) {
             continue;
         }
-        let p = origin + dir * t;
-        let inside = if unit.point {
-            (p.x - unit.label_xz.x).abs() <= COLUMN_HALF_M && (p.z - unit.label_xz.y).abs() <= COLUMN_HALF_M
-        } else {
-            let q = Point::new(f64::from(p.x), -f64::from(p.z));
-            map.data.units.get(unit.index as usize).is_some_and(|u| u.polygons.iter().any(|poly| poly.contains(&q)))
+        let inside = |t: f32| {
+            let p = origin + dir * t;
+            if unit.point {
+                (p.x - unit.label_xz.x).abs() <= COLUMN_HALF_M && (p.z - unit.label_xz.y).abs() <= COLUMN_HALF_M
+            } else {
+                let q = Point::new(f64::from(p.x), -f64::from(p.z));
+                map.data.units.get(unit.index as usize).is_some_and(|u| u.polygons.iter().any(|poly| poly.contains(&q)))
+            }
         };
-        if inside {
+        // The top first (exact), then down the ray through the prism's height for a wall.
+        let start = t_top.max(0.0);
+        let hit = std::iter::once(start).chain((1..=WALL_STEPS).map(|i| start + (t_ground - start) * i as f32 / WALL_STEPS as f32)).find(|&t| inside(t));
+        if let Some(t) = hit
+            && best.is_none_or(|(b, _)| t < b)
+        {
             best = Some((t, unit));
         }
     }
@@ -464,9 +483,12 @@ mod tests {
         assert_eq!(pick(Vec3::new(1e6, 10_000.0, 1e6), down, with_heights(), &map), None);
         // Looking up: nothing.
         assert_eq!(pick(over(a), Vec3::Y, with_heights(), &map), None);
-        // Raise a's top above the ray's start: the ray starts inside a's column, meets only
-        // b's top below it.
-        assert_eq!(pick(over(b), down, units.iter().zip([20_000.0, 2000.0]), &map).as_deref(), Some(b.id.as_str()));
+        // A ray that misses b's top but runs into its wall: from beside b, slanting into it
+        // 1000 m below its 2000 m top.
+        let beside = Vec3::new(b.label_xz.x, 2500.0, b.label_xz.y + 20_000.0);
+        let into_wall = Vec3::new(b.label_xz.x, 1000.0, b.label_xz.y);
+        let hit = pick(beside, (into_wall - beside).normalize(), with_heights(), &map);
+        assert_eq!(hit.as_deref(), Some(b.id.as_str()), "the wall is hit");
     }
 
     #[test]

@@ -140,12 +140,14 @@ pub struct DemoFeed {
     pub paused: bool,
     /// A seek the timeline asked for: recording seconds from the start, done next frame.
     pub seek_to: Option<f64>,
+    /// Whether the first frame published the state (which `--seek-hours` may have built).
+    started: bool,
 }
 
 impl DemoFeed {
     /// A feed playing `replay`.
     pub fn new(replay: Replay) -> Self {
-        Self { replay, paused: false, seek_to: None }
+        Self { replay, paused: false, seek_to: None, started: false }
     }
 }
 
@@ -273,6 +275,11 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         config::WindowMode::Fullscreen => bevy::window::WindowMode::Fullscreen(bevy::window::MonitorSelection::Index(w.monitor), bevy::window::VideoModeSelection::Current),
     };
     let locked = options.config.kiosk.locked;
+    anyhow::ensure!(
+        !locked || interact::parse_chord(&options.config.kiosk.admin_chord).is_some(),
+        "config [kiosk] admin_chord = {:?}: a locked kiosk needs a chord it can recognise: modifiers (ctrl, alt, shift, super) and one letter, e.g. \"ctrl+alt+shift+q\"",
+        options.config.kiosk.admin_chord
+    );
     let mut app = App::new();
     app.add_plugins(
         DefaultPlugins
@@ -371,7 +378,9 @@ fn log_startup_warnings(map: Res<MapResource>) {
 /// Plays the demo recording forward by the frame time (unless paused), does the timeline's
 /// seeks, and publishes the new state.
 pub fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: ResMut<Picture>, mut logged: Local<usize>) {
-    let mut rebuilt = false;
+    // The state a start-up seek built is published on the first frame, as history.
+    let mut rebuilt = !demo.started;
+    demo.started = true;
     if let Some(t) = demo.seek_to.take() {
         demo.replay.seek(t);
         rebuilt = true;

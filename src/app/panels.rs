@@ -33,16 +33,28 @@ fn severity_colour(s: Severity) -> egui::Color32 {
     }
 }
 
+/// A name for a narrow column: without the "朝阳区" prefix every bureau shares, cut to
+/// `max` characters.
+fn column_name(map: &MapResource, id: &str, max: usize) -> String {
+    let name = unit_name(map, id);
+    super::ui::truncate(name.strip_prefix("朝阳区").filter(|n| !n.is_empty()).unwrap_or(name), max)
+}
+
 fn unit_name<'a>(map: &'a MapResource, id: &'a str) -> &'a str {
     map.data.units.iter().map(|u| (&u.id, &u.name)).chain(map.bureaus.iter().map(|b| (&b.id, &b.name))).find(|(i, _)| *i == id).map_or(id, |(_, n)| n.as_str())
 }
+
+/// Ranking board column widths, points: rank, unit, total, trend arrow, threat, asset,
+/// compliance (340 in all).
+const COLUMNS: [f32; 7] = [26.0, 122.0, 52.0, 20.0, 40.0, 40.0, 40.0];
 
 /// Row height of lists, points: larger on touch kiosks.
 fn row_h(settings: &Settings) -> f32 {
     if settings.config.ui.touch { 40.0 } else { 24.0 }
 }
 
-fn ranking_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiLang>, derived: Res<Derived>, map: Res<MapResource>, selection: Res<Selection>, mut select: MessageWriter<Select>) -> Result {
+#[allow(clippy::too_many_arguments)]
+fn ranking_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiLang>, derived: Res<Derived>, map: Res<MapResource>, selection: Res<Selection>, mut select: MessageWriter<Select>, mut bureaus_tab: Local<bool>) -> Result {
     if !settings.config.ui.ranking {
         return Ok(());
     }
@@ -74,27 +86,38 @@ fn ranking_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiL
                 }
             });
             ui.separator();
-            ui.label(egui::RichText::new(T::Ranking.get(lang)).size(16.0).strong().color(egui::Color32::WHITE));
             ui.horizontal(|ui| {
-                let head = |ui: &mut egui::Ui, text: &str, w: f32| {
-                    ui.add_sized([w, 16.0], egui::Label::new(egui::RichText::new(text).size(11.0).color(DIM)));
-                };
-                head(ui, "#", 22.0);
-                head(ui, T::Unit.get(lang), 120.0);
-                head(ui, T::Total.get(lang), 56.0);
-                head(ui, T::Threat.get(lang), 38.0);
-                head(ui, T::Asset.get(lang), 38.0);
-                head(ui, T::Compliance.get(lang), 38.0);
+                ui.label(egui::RichText::new(T::Ranking.get(lang)).size(16.0).strong().color(egui::Color32::WHITE));
+                if !derived.ranking_bureaus.is_empty() {
+                    let big = if settings.config.ui.touch { 1.3 } else { 1.0 };
+                    for (on_bureaus, label) in [(false, T::Areas), (true, T::Bureau)] {
+                        let button = egui::Button::new(egui::RichText::new(label.get(lang)).size(13.0 * big)).selected(*bureaus_tab == on_bureaus).min_size(egui::vec2(48.0, 22.0) * big);
+                        if ui.add(button).clicked() {
+                            *bureaus_tab = on_bureaus;
+                        }
+                    }
+                }
             });
+            let board = if *bureaus_tab { &derived.ranking_bureaus } else { &derived.ranking };
+            {
+                let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 16.0), egui::Sense::hover());
+                let mut x = rect.left();
+                let heads = ["#", T::Unit.get(lang), T::Total.get(lang), "", T::Threat.get(lang), T::Asset.get(lang), T::Compliance.get(lang)];
+                for (text, w) in heads.into_iter().zip(COLUMNS) {
+                    ui.painter().text(egui::pos2(x + 2.0, rect.center().y), egui::Align2::LEFT_CENTER, text, egui::FontId::proportional(11.0), DIM);
+                    x += w;
+                }
+            }
             let h = row_h(&settings);
             // As many rows as configured, fewer when the legend and timeline below need the
             // room (points: header and summary above, legend and timeline below).
             let reserve = 64.0 + 200.0 + 150.0 + TIMELINE_H + 24.0;
             let fit = ((ui.ctx().content_rect().height() - reserve) / (h + ui.spacing().item_spacing.y)).floor().max(3.0) as usize;
             let rows = settings.config.ui.ranking_rows.max(3).min(fit);
-            egui::ScrollArea::vertical().max_height(h * rows as f32).min_scrolled_height(h * rows as f32).auto_shrink([false, true]).show_rows(ui, h, derived.ranking.len(), |ui, range| {
+            let row_pitch = h + ui.spacing().item_spacing.y;
+            egui::ScrollArea::vertical().max_height(row_pitch * rows as f32).min_scrolled_height(row_pitch * rows as f32).auto_shrink([false, true]).show_rows(ui, h, board.len(), |ui, range| {
                 for i in range {
-                    let row = &derived.ranking[i];
+                    let row = &board[i];
                     let selected = selection.unit.as_deref() == Some(row.id.as_str());
                     let (rect, response) = ui.allocate_exact_size(egui::vec2(ui.available_width(), h), egui::Sense::click());
                     if selected || response.hovered() {
@@ -107,19 +130,19 @@ fn ranking_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiL
                         x += w;
                     };
                     let size = if settings.config.ui.touch { 17.0 } else { 13.0 };
-                    cell(format!("{}", i + 1), 26.0, DIM, size);
-                    cell(super::ui::truncate(unit_name(&map, &row.id), 8), 124.0, egui::Color32::WHITE, size);
+                    cell(format!("{}", i + 1), COLUMNS[0], DIM, size);
+                    cell(column_name(&map, &row.id, if settings.config.ui.touch { 6 } else { 8 }), COLUMNS[1], egui::Color32::WHITE, size);
                     let arrow = trend_arrow(row.trend);
                     let arrow_colour = match arrow {
                         '▲' => STALE_RED,
                         '▼' => egui::Color32::from_rgb(0x4c, 0xe0, 0x8a),
                         _ => DIM,
                     };
-                    cell(format!("{:.1}", row.score.total), 42.0, colour32(settings.ramp.sample(row.score.total)), size);
-                    cell(arrow.to_string(), 18.0, arrow_colour, size - 2.0);
-                    cell(format!("{:.0}", row.score.threat), 42.0, DIM, size - 1.0);
-                    cell(format!("{:.0}", row.score.asset), 42.0, DIM, size - 1.0);
-                    cell(format!("{:.0}", row.score.compliance), 42.0, DIM, size - 1.0);
+                    cell(format!("{:.1}", row.score.total), COLUMNS[2], colour32(settings.ramp.sample(row.score.total)), size);
+                    cell(arrow.to_string(), COLUMNS[3], arrow_colour, size - 2.0);
+                    cell(format!("{:.0}", row.score.threat), COLUMNS[4], DIM, size - 1.0);
+                    cell(format!("{:.0}", row.score.asset), COLUMNS[5], DIM, size - 1.0);
+                    cell(format!("{:.0}", row.score.compliance), COLUMNS[6], DIM, size - 1.0);
                     if response.clicked() {
                         select.write(Select(if selected { None } else { Some(row.id.clone()) }));
                     }
@@ -190,7 +213,7 @@ fn detail_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiLa
                 }
             });
             let mttr = d.mttr_s.map_or("—".to_owned(), |s| if s >= 3600.0 { format!("{:.1} h", s / 3600.0) } else { format!("{:.0} min", s / 60.0) });
-            ui.label(egui::RichText::new(format!("{} (MTTR) {mttr}", T::Mttr.get(lang))).size(13.0 * big).color(egui::Color32::WHITE));
+            ui.label(egui::RichText::new(format!("{} {mttr}", T::Mttr.get(lang))).size(13.0 * big).color(egui::Color32::WHITE));
             ui.separator();
             ui.label(egui::RichText::new(T::RecentAlerts.get(lang)).size(13.0 * big).color(DIM));
             if d.recent.is_empty() {
@@ -254,7 +277,8 @@ fn trend_ui(ui: &mut egui::Ui, picture: &Picture, id: &str, settings: &Settings)
     }
 }
 
-fn ticker_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiLang>, picture: Res<Picture>, map: Res<MapResource>, fx: Res<AlertFx>, demo: Option<Res<DemoFeed>>) -> Result {
+#[allow(clippy::too_many_arguments)]
+fn ticker_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiLang>, picture: Res<Picture>, map: Res<MapResource>, fx: Res<AlertFx>, demo: Option<Res<DemoFeed>>, derived: Res<Derived>) -> Result {
     let len = settings.config.alerts.ticker_len;
     if len == 0 {
         return Ok(());
@@ -262,7 +286,9 @@ fn ticker_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiLa
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
     let bottom = if demo.is_some() { TIMELINE_H + 24.0 } else { 16.0 };
-    egui::Area::new("ticker".into()).anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-16.0, -bottom)).show(ctx, |ui| {
+    // Bottom right, or bottom centre while the drill-down holds the right side.
+    let anchor = if derived.detail.is_some() { (egui::Align2::CENTER_BOTTOM, egui::vec2(0.0, -bottom)) } else { (egui::Align2::RIGHT_BOTTOM, egui::vec2(-16.0, -bottom)) };
+    egui::Area::new("ticker".into()).anchor(anchor.0, anchor.1).show(ctx, |ui| {
         panel_frame().show(ui, |ui| {
             ui.set_width(420.0);
             ui.horizontal(|ui| {
@@ -272,14 +298,14 @@ fn ticker_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiLa
                     ui.label(egui::RichText::new(format!("+{more} {}", T::More.get(lang))).size(11.0).color(DIM));
                 }
                 if fx.coalesced > 0 {
-                    ui.label(egui::RichText::new(format!("≋{}", fx.coalesced)).size(11.0).color(DIM)).on_hover_text("coalesced effects");
+                    ui.label(egui::RichText::new(format!("≋{}", fx.coalesced)).size(11.0).color(DIM)).on_hover_text(T::Coalesced.get(lang));
                 }
             });
             for a in picture.state.alerts_newest_first().take(len) {
                 ui.horizontal(|ui| {
                     ui.label(egui::RichText::new(a.time.format("%H:%M:%S").to_string()).size(12.0).monospace().color(DIM));
                     ui.label(egui::RichText::new(i18n::severity(a.severity, lang)).size(12.0).color(severity_colour(a.severity)));
-                    ui.label(egui::RichText::new(super::ui::truncate(unit_name(&map, &a.unit), 8)).size(12.0).color(egui::Color32::WHITE));
+                    ui.label(egui::RichText::new(column_name(&map, &a.unit, 8)).size(12.0).color(egui::Color32::WHITE));
                     let colour = if a.status == AlertStatus::Closed { DIM } else { egui::Color32::WHITE };
                     ui.add(egui::Label::new(egui::RichText::new(&a.title).size(12.0).color(colour)).truncate());
                 });
@@ -289,9 +315,12 @@ fn ticker_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<UiLa
     Ok(())
 }
 
-fn banner_ui(mut contexts: EguiContexts, lang: Res<UiLang>, fx: Res<AlertFx>, map: Res<MapResource>, time: Res<Time>) -> Result {
+fn banner_ui(mut contexts: EguiContexts, lang: Res<UiLang>, fx: Res<AlertFx>, map: Res<MapResource>, time: Res<Time>, derived: Res<Derived>) -> Result {
     let Some((alert, _)) = &fx.banner else { return Ok(()) };
     let ctx = contexts.ctx_mut()?;
+    // Between the ranking board and the drill-down when both are out, wrapping if it must.
+    let side = if derived.detail.is_some() { 2.0 * 430.0 } else { 2.0 * 390.0 };
+    let max_width = (ctx.content_rect().width() - side).max(320.0);
     let lang = lang.0;
     // Blinks its border twice a second so it is noticed from across the room.
     let on = (time.elapsed_secs() * 2.0).fract() < 0.6;
@@ -302,7 +331,8 @@ fn banner_ui(mut contexts: EguiContexts, lang: Res<UiLang>, fx: Res<AlertFx>, ma
         .stroke(egui::Stroke::new(3.0, if on { STALE_RED } else { egui::Color32::from_rgb(0x60, 0x10, 0x18) }));
     egui::Area::new("banner".into()).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 70.0)).order(egui::Order::Foreground).show(ctx, |ui| {
         frame.show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.set_max_width(max_width);
+            ui.horizontal_wrapped(|ui| {
                 ui.label(egui::RichText::new(format!("⚠ {}", T::CriticalAlert.get(lang))).size(26.0).strong().color(egui::Color32::WHITE));
                 ui.label(egui::RichText::new(format!("{} · {} · {}", unit_name(&map, &alert.unit), alert.category, alert.time.format("%H:%M:%S"))).size(20.0).color(egui::Color32::from_rgb(0xff, 0xd0, 0xd0)));
             });
@@ -354,6 +384,9 @@ fn timeline_ui(mut contexts: EguiContexts, settings: Res<Settings>, lang: Res<Ui
                 }
                 for hour in (0..=(duration / 3600.0) as u32).step_by(6) {
                     let x = x_of(f64::from(hour) * 3600.0);
+                    if x > track.right() - 30.0 {
+                        continue;
+                    }
                     let t = demo.replay.recording().header.start + chrono::TimeDelta::hours(i64::from(hour));
                     painter.text(egui::pos2(x + 2.0, rect.bottom()), egui::Align2::LEFT_BOTTOM, t.format("%H:%M").to_string(), egui::FontId::proportional(10.0), DIM);
                 }

@@ -130,11 +130,16 @@ pub struct Pulse {
 }
 
 impl Pulse {
-    /// Starts a pulse, keeping the stronger one when one is already running.
+    /// Starts a pulse, keeping the running one when what is left of it is stronger.
     pub fn start(&mut self, amplitude: f32, duration_s: f32) {
-        if self.value() < amplitude {
+        if self.remaining() < amplitude {
             *self = Pulse { amplitude, age_s: 0.0, duration_s };
         }
+    }
+
+    /// Peak strength left, 0–1: the amplitude as it fades, without the flashing.
+    pub fn remaining(&self) -> f32 {
+        if self.amplitude <= 0.0 || self.age_s >= self.duration_s { 0.0 } else { self.amplitude * (1.0 - self.age_s / self.duration_s) }
     }
 
     /// Strength now, 0–1.

@@ -99,9 +99,9 @@ pub const STALE_RED: egui::Color32 = egui::Color32::from_rgb(0xff, 0x5a, 0x5a);
 /// Secondary text.
 pub const DIM: egui::Color32 = egui::Color32::from_rgb(0x8a, 0x96, 0xad);
 /// Panel background.
-pub const PANEL_FILL: egui::Color32 = egui::Color32::from_rgba_premultiplied(6, 12, 26, 248);
+pub const PANEL_FILL: egui::Color32 = egui::Color32::from_rgb(6, 12, 26);
 
-fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapResource>, lang: Res<UiLang>, live: Option<Res<LiveFeed>>) -> Result {
+fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapResource>, lang: Res<UiLang>, live: Option<Res<LiveFeed>>, tour: Res<super::interact::Tour>) -> Result {
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
     let frame = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(6, 12, 26, 235)).inner_margin(egui::Margin::symmetric(16, 8));
@@ -111,7 +111,9 @@ fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapReso
         ui.set_width(width - 32.0);
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new(T::Title.get(lang)).size(24.0).strong().color(egui::Color32::WHITE));
-            ui.label(egui::RichText::new("Situation Wall").size(14.0).color(DIM));
+            if width > 1400.0 {
+                ui.label(egui::RichText::new("Situation Wall").size(14.0).color(DIM));
+            }
             if map.schematic {
                 ui.add_space(12.0);
                 ui.label(egui::RichText::new(format!(" {} ", T::Schematic.get(lang))).size(13.0).color(egui::Color32::BLACK).background_color(egui::Color32::from_rgb(0xe8, 0xb0, 0x4a)));
@@ -145,6 +147,10 @@ fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapReso
                 ui.add_space(16.0);
                 let secs = picture.clock.map(|c| c.format("%H:%M:%S").to_string()).unwrap_or_default();
                 ui.label(egui::RichText::new(secs).size(22.0).monospace().color(egui::Color32::WHITE));
+                if tour.active {
+                    ui.add_space(8.0);
+                    ui.label(egui::RichText::new(format!(" {} ", T::Tour.get(lang))).size(13.0).color(egui::Color32::BLACK).background_color(ACCENT));
+                }
             });
         });
         });

@@ -13,4 +13,4 @@ pub use detail::{DistrictSummary, RankRow, TREND_DEAD_BAND, TREND_WINDOW_S, Unit
 pub use ramp::{ColourRamp, RampError, RampStop, parse_hex};
 pub use score::{Level, LevelThresholds, RiskScore, ScoreError};
 pub use transition::{Transition, smoothstep};
-pub use store::{HISTORY_LEN, Rejected, RiskState, UnitState};
+pub use store::{HISTORY_LEN, MAX_ALERTS, Rejected, RiskState, UnitState};

@@ -2,6 +2,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+/// Alerts a state keeps: beyond this the oldest are dropped, so a wall running for months
+/// holds a bounded number (newest first on screen; MTTR over those kept).
+pub const MAX_ALERTS: usize = 5000;
+
 use chrono::{DateTime, FixedOffset};
 
 use super::{Alert, AlertStatus, RiskScore};
@@ -55,8 +59,10 @@ pub enum Rejected {
 pub struct RiskState {
     units: BTreeMap<String, UnitState>,
     alerts: BTreeMap<String, Alert>,
-    /// Alert ids in arrival order.
-    alert_order: Vec<String>,
+    /// Alert ids in arrival order (the newest [`MAX_ALERTS`]).
+    alert_order: VecDeque<String>,
+    /// Alerts ever applied, including those dropped since.
+    alerts_applied: usize,
     /// Time of each alert's current status.
     status_at: BTreeMap<String, DateTime<FixedOffset>>,
     /// Timestamp of the newest update applied, if any.
@@ -109,8 +115,15 @@ impl RiskState {
             return Err(Rejected::DuplicateAlert(alert.id));
         }
         self.touch(alert.time);
-        self.alert_order.push(alert.id.clone());
+        self.alert_order.push_back(alert.id.clone());
         self.alerts.insert(alert.id.clone(), alert);
+        self.alerts_applied += 1;
+        while self.alert_order.len() > MAX_ALERTS {
+            if let Some(old) = self.alert_order.pop_front() {
+                self.alerts.remove(&old);
+                self.status_at.remove(&old);
+            }
+        }
         Ok(())
     }
 
@@ -167,8 +180,14 @@ impl RiskState {
         self.status_at.get(id).copied().or_else(|| self.alerts.get(id).map(|a| a.time))
     }
 
-    /// Number of alerts ever raised (grows by one per new alert; a fresh state starts at 0).
+    /// Number of alerts ever raised (grows by one per new alert, also past [`MAX_ALERTS`]; a
+    /// fresh state starts at 0).
     pub fn alert_count(&self) -> usize {
+        self.alerts_applied
+    }
+
+    /// Number of alerts kept (at most [`MAX_ALERTS`]).
+    pub fn alerts_kept(&self) -> usize {
         self.alert_order.len()
     }
 
@@ -234,6 +253,14 @@ mod tests {
         let ids: Vec<_> = s.alerts_newest_first().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["b", "a"]);
         assert_eq!(s.open_alerts(), 1);
+        // Past the cap the oldest are dropped, and the count of alerts ever raised goes on.
+        for i in 0..MAX_ALERTS {
+            s.apply_alert(Alert { id: format!("n{i}"), ..a("x") }).unwrap();
+        }
+        assert_eq!(s.alerts_kept(), MAX_ALERTS);
+        assert_eq!(s.alert_count(), MAX_ALERTS + 2);
+        assert!(s.alert("a").is_none() && s.alert("b").is_none() && s.alert("n0").is_some());
+        assert_eq!(s.status_time("a"), None);
         assert!(s.apply_status("zzz", AlertStatus::Closed, t("2026-11-29T09:00:00+08:00")).is_err());
     }
 }
