@@ -70,7 +70,8 @@ pub struct RenderConfig {
     pub reactive: bool,
     /// Longest time between redraws when idle, seconds (the clock still ticks).
     pub idle_redraw_s: f64,
-    /// Multisample anti-aliasing: 1 (off), 2, 4 or 8 samples per pixel.
+    /// Multisample anti-aliasing: 1 (off), 2, 4 or 8 samples per pixel; 0 (auto) is 4 on a
+    /// GPU and off on a CPU rasteriser.
     pub msaa: u32,
     /// Draw unit borders only on maps of at most this many units: on a city of communities
     /// the borders are thinner than a pixel and cost as much as the walls.
@@ -79,7 +80,7 @@ pub struct RenderConfig {
 
 impl Default for RenderConfig {
     fn default() -> Self {
-        Self { mode: RenderMode::Merged, reactive: true, idle_redraw_s: 1.0, msaa: 4, borders_max_units: 2000 }
+        Self { mode: RenderMode::Merged, reactive: true, idle_redraw_s: 1.0, msaa: 0, borders_max_units: 2000 }
     }
 }
 
@@ -449,7 +450,7 @@ impl Config {
         let (ui, tour, alerts) = (&cfg.ui, &cfg.tour, &cfg.alerts);
         let checks: [(&'static str, f64, bool, &'static str); 16] = [
             ("[render] idle_redraw_s", r.idle_redraw_s, r.idle_redraw_s.is_finite() && r.idle_redraw_s > 0.0, "a finite number > 0"),
-            ("[render] msaa", f64::from(r.msaa), matches!(r.msaa, 1 | 2 | 4 | 8), "1, 2, 4 or 8"),
+            ("[render] msaa", f64::from(r.msaa), matches!(r.msaa, 0 | 1 | 2 | 4 | 8), "0 (auto), 1, 2, 4 or 8"),
             ("[ui] scale", f64::from(ui.scale), ui.scale.is_finite() && (ui.scale == 0.0 || (0.5..=8.0).contains(&ui.scale)), "0 (auto) or 0.5 to 8"),
             ("[tour] idle_s", tour.idle_s, tour.idle_s.is_finite() && tour.idle_s > 0.0, "a finite number > 0"),
             ("[tour] dwell_s", tour.dwell_s, tour.dwell_s.is_finite() && tour.dwell_s >= 1.0, "at least 1"),

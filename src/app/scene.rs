@@ -417,7 +417,15 @@ impl MergedMesh {
 
 /// Camera framing: the map's bounding box (or three times the tallest prism, if larger) seen from
 /// the south at 42° elevation.
-fn spawn_camera(mut commands: Commands, map: Res<MapResource>, settings: Res<Settings>) {
+fn spawn_camera(mut commands: Commands, map: Res<MapResource>, settings: Res<Settings>, adapter: Option<Res<bevy::render::renderer::RenderAdapterInfo>>) {
+    // MSAA "auto" (0): 4 samples on a GPU, none on a CPU rasteriser (lavapipe, llvmpipe),
+    // where it multiplies the cost of every pixel.
+    let software = adapter.is_some_and(|a| format!("{:?}", a.device_type) == "Cpu");
+    let samples = match settings.config.render.msaa {
+        0 if software => 1,
+        0 => 4,
+        n => n,
+    };
     let (x0, y0, x1, y1) = map.data.bounds();
     let centre = Vec3::new(((x0 + x1) / 2.0) as f32, 0.0, -((y0 + y1) / 2.0) as f32);
     // On a small map the tallest prism, not the footprint, sets the frame.
@@ -430,7 +438,7 @@ fn spawn_camera(mut commands: Commands, map: Res<MapResource>, settings: Res<Set
         Camera3d::default(),
         Projection::Perspective(PerspectiveProjection { fov, near: radius * 0.01, far: radius * 20.0, ..default() }),
         Tonemapping::None,
-        match settings.config.render.msaa {
+        match samples {
             1 => Msaa::Off,
             2 => Msaa::Sample2,
             8 => Msaa::Sample8,
