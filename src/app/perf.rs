@@ -46,7 +46,8 @@ pub(super) fn plugin(options: PerfOptions, reactive: Option<f64>) -> impl Fn(&mu
             app.insert_resource(WinitSettings { focused_mode: mode, unfocused_mode: mode })
                 .insert_resource(IdleWake { longest_s: wait })
                 .add_systems(Startup, install_waker)
-                .add_systems(Last, (keep_drawing_while_animating, schedule_next_wake));
+                .add_systems(Update, mute_egui_wake_ups)
+                .add_systems(Last, (drop_ui_redraw_requests, keep_drawing_while_animating, schedule_next_wake).chain());
         } else {
             app.insert_resource(WinitSettings { focused_mode: UpdateMode::Continuous, unfocused_mode: UpdateMode::Continuous });
         }
@@ -69,6 +70,26 @@ pub(super) fn plugin(options: PerfOptions, reactive: Option<f64>) -> impl Fn(&mu
             });
         }
     }
+}
+
+/// egui wakes the event loop whenever it asks for a repaint, and on this UI it asks every
+/// frame: an idle wall would never sleep. Its requests are muted once its context exists;
+/// input still wakes the loop, and the scene asks for frames while it animates.
+fn mute_egui_wake_ups(mut contexts: bevy_egui::EguiContexts, mut done: Local<bool>) {
+    if *done {
+        return;
+    }
+    if let Ok(ctx) = contexts.ctx_mut() {
+        ctx.set_request_repaint_callback(|_| {});
+        *done = true;
+    }
+}
+
+/// Drops the redraw requests egui makes after every frame it draws (it asks for a repaint
+/// whenever its output is not empty), which would keep an idle wall drawing at full rate.
+/// Input wakes the loop anyway, and the scene's own animations ask below.
+fn drop_ui_redraw_requests(mut requests: ResMut<Messages<RequestRedraw>>) {
+    requests.clear();
 }
 
 /// Asks for the next frame while anything moves: a transition, a pulse, a ripple, the

@@ -8,7 +8,9 @@ measure() { # label args...
   local label=$1; shift
   xvfb-run -a -s "-screen 0 1920x1080x24" "$BIN" --window 1920x1080 "$@" >/dev/null 2>&1 &
   local wrapper=$! pid=""
-  for _ in $(seq 50); do pid=$(pgrep -n -f "debug/situation-wall --window 1920x1080" || true); [ -n "$pid" ] && break; sleep 0.2; done
+  # The app itself (its process name), not the xvfb-run wrapper whose command line names it.
+  for _ in $(seq 100); do pid=$(pgrep -P "$wrapper" -x situation-wall || true); [ -n "$pid" ] && break; sleep 0.2; done
+  [ -n "$pid" ] || { echo "$label: the app did not start"; return; }
   sleep "$WARM"
   local a; a=$(cpu_ticks "$pid"); sleep "$SECONDS_MEASURED"; local b; b=$(cpu_ticks "$pid")
   kill "$pid" 2>/dev/null || true; wait "$wrapper" 2>/dev/null || true
