@@ -492,6 +492,51 @@ mod tests {
     }
 
     #[test]
+    fn the_tour_starts_when_idle_visits_the_riskiest_and_stops_on_input() {
+        let map = map();
+        let ids: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
+        let mut state = RiskState::new();
+        let at = DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();
+        for (id, total) in ids.iter().zip([20.0, 85.0]) {
+            state.apply_score(id, at, RiskScore { total, threat: total, asset: total, compliance: total }).unwrap();
+        }
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins);
+        // 0.25 s a frame (Bevy's default cap on a virtual-time step).
+        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::from_millis(250)));
+        let mut config = Config::default();
+        config.tour = crate::config::TourConfig { enabled: true, idle_s: 3.0, dwell_s: 2.0, units: 2 };
+        app.insert_resource(crate::app::Settings { ramp: config.ramp().unwrap(), config });
+        app.insert_resource(Picture { state: state.into(), source: Source::Demo { speed: 1.0 }, clock: Some(at), generation: 1, epoch: 0, freshness: Freshness::Live });
+        app.insert_resource(map);
+        app.add_message::<KeyboardInput>().add_message::<MouseButtonInput>().add_message::<CursorMoved>().add_message::<MouseWheel>().add_message::<TouchInput>();
+        app.init_resource::<Selection>().init_resource::<Derived>().init_resource::<Idle>().init_resource::<Tour>().init_resource::<Attention>().add_message::<Select>();
+        app.add_systems(Update, (derive_panels, track_input, run_tour, apply_selection).chain());
+        let selected = |app: &App| app.world().resource::<Selection>().unit.clone();
+        // Idle for less than 3 s: nothing.
+        for _ in 0..10 {
+            app.update();
+        }
+        assert!(!app.world().resource::<Tour>().active);
+        assert_eq!(selected(&app), None);
+        // Then the riskiest unit, the next one 2 s later, then the district view.
+        let mut seen = vec![selected(&app)];
+        for _ in 0..40 {
+            app.update();
+            if seen.last() != Some(&selected(&app)) {
+                seen.push(selected(&app));
+            }
+        }
+        assert!(app.world().resource::<Tour>().active);
+        assert_eq!(seen[..5], [None, Some(ids[1].clone()), Some(ids[0].clone()), None, Some(ids[1].clone())]);
+        // Any input stops it and returns to the district view.
+        app.world_mut().write_message(MouseWheel { unit: bevy::input::mouse::MouseScrollUnit::Line, x: 0.0, y: 1.0, window: Entity::PLACEHOLDER, phase: bevy::input::touch::TouchPhase::Moved });
+        app.update();
+        assert!(!app.world().resource::<Tour>().active);
+        assert_eq!(selected(&app), None);
+    }
+
+    #[test]
     fn admin_chords_parse() {
         let (mods, key) = parse_chord("Ctrl+Alt+Shift+Q").unwrap();
         assert_eq!(mods.len(), 3);
