@@ -398,10 +398,9 @@ fn end_attention(time: Res<Time>, mut attention: ResMut<Attention>, selection: R
 mod tests {
     use super::*;
     use crate::app::live::Freshness;
-    use crate::app::scene::Pulse;
     use crate::app::{Picture, Source};
     use crate::config::Config;
-    use crate::model::{RiskScore, RiskState, Transition};
+    use crate::model::{RiskScore, RiskState};
     use chrono::DateTime;
 
     fn map() -> MapResource {
@@ -411,33 +410,24 @@ mod tests {
     }
 
     fn views(map: &MapResource) -> Vec<UnitView> {
-        map.data
-            .units
-            .iter()
-            .enumerate()
-            .map(|(i, u)| UnitView {
-                id: u.id.clone(),
-                name: u.name.clone(),
-                area_m2: u.area_m2,
-                label_xz: Vec2::new(u.label_point.0 as f32, -u.label_point.1 as f32),
-                transition: Transition::default(),
-                border: None,
-                point: false,
-                index: i as u32,
-                pulse: Pulse::default(),
-            })
-            .collect()
+        map.data.units.iter().enumerate().map(|(i, u)| UnitView::area(i as u32, u)).collect()
     }
 
-    #[test]
-    fn selecting_a_unit_sets_the_drill_down() {
-        let map = map();
+    /// The two test units scored 20 and 85 at 08:00, and their ids.
+    fn scored(map: &MapResource) -> (RiskState, Vec<String>, DateTime<chrono::FixedOffset>) {
         let ids: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
         let mut state = RiskState::new();
         let at = DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();
         for (id, total) in ids.iter().zip([20.0, 85.0]) {
             state.apply_score(id, at, RiskScore { total, threat: total, asset: total, compliance: total }).unwrap();
         }
+        (state, ids, at)
+    }
+
+    #[test]
+    fn selecting_a_unit_sets_the_drill_down() {
+        let map = map();
+        let (state, ids, at) = scored(&map);
         let mut app = App::new();
         app.add_plugins(MinimalPlugins);
         let config = Config::default();
@@ -494,12 +484,7 @@ mod tests {
     #[test]
     fn the_tour_starts_when_idle_visits_the_riskiest_and_stops_on_input() {
         let map = map();
-        let ids: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
-        let mut state = RiskState::new();
-        let at = DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();
-        for (id, total) in ids.iter().zip([20.0, 85.0]) {
-            state.apply_score(id, at, RiskScore { total, threat: total, asset: total, compliance: total }).unwrap();
-        }
+        let (state, ids, at) = scored(&map);
         let mut app = App::new();
         app.add_plugins(MinimalPlugins);
         // 0.25 s a frame (Bevy's default cap on a virtual-time step).

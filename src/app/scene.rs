@@ -117,6 +117,23 @@ pub struct UnitView {
     pub pulse: Pulse,
 }
 
+impl UnitView {
+    /// The view of area unit `index` of the map (its prism), before any data.
+    pub fn area(index: u32, unit: &crate::geo::MapUnit) -> Self {
+        UnitView {
+            id: unit.id.clone(),
+            name: unit.name.clone(),
+            area_m2: unit.area_m2,
+            label_xz: Vec2::new(unit.label_point.0 as f32, -unit.label_point.1 as f32),
+            transition: Transition::default(),
+            border: None,
+            point: false,
+            index,
+            pulse: Pulse::default(),
+        }
+    }
+}
+
 /// An alert pulse: the prism flashes towards white, `amplitude` (0–1, by severity) fading
 /// over `duration_s` seconds with 1.5 flashes per second.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -237,23 +254,7 @@ fn spawn_map(
     let square = ::geo::Polygon::new(::geo::LineString::from(vec![(-half, -half), (half, -half), (half, half), (-half, half), (-half, -half)]), vec![]);
     let (column, _) = build_prism(std::slice::from_ref(&square));
 
-    let mut views: Vec<UnitView> = map
-        .data
-        .units
-        .iter()
-        .enumerate()
-        .map(|(i, unit)| UnitView {
-            id: unit.id.clone(),
-            name: unit.name.clone(),
-            area_m2: unit.area_m2,
-            label_xz: Vec2::new(unit.label_point.0 as f32, -unit.label_point.1 as f32),
-            transition: Transition::default(),
-            border: None,
-            point: false,
-            index: i as u32,
-            pulse: Pulse::default(),
-        })
-        .collect();
+    let mut views: Vec<UnitView> = map.data.units.iter().enumerate().map(|(i, unit)| UnitView::area(i as u32, unit)).collect();
     let first_bureau = views.len();
     views.extend(map.bureaus.iter().enumerate().map(|(j, b)| UnitView {
         id: b.id.clone(),
