@@ -434,7 +434,7 @@ pub fn render_table(report: &BenchReport) -> String {
             u.label
         );
     }
-    let _ = writeln!(out, "\nWhole-state clone (demo mode, once per update), µs");
+    let _ = writeln!(out, "\nWhole-state clone (the size of the state; demo mode shares it with the replay instead), µs");
     let _ = writeln!(out, "{:>6} {:>7} {:>6} {:>19}  map", "units", "history", "reps", "clone");
     for c in &report.clones {
         let _ = writeln!(out, "{:>6} {:>7} {:>6} {:>19}  {}", c.units, c.history, c.repetitions, pair(c.clone, 1), c.label);

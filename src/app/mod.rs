@@ -220,7 +220,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         map.context.clear();
         map.bureaus.clear();
     }
-    let mut wakers = Vec::new();
+    let mut live_waker = None;
     let (source, feed) = match &options.live {
         Some(live_options) => {
             let known: std::collections::HashSet<String> = map.data.units.iter().map(|u| u.id.clone()).chain(map.bureaus.iter().map(|b| b.id.clone())).collect();
@@ -238,7 +238,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
                     wake.wake();
                 }
             })?;
-            wakers.push(waker);
+            live_waker = Some(waker);
             let cfg = &options.config.live;
             let thresholds = live::FreshnessThresholds { delayed_s: cfg.delayed_s, stale_s: cfg.stale_s };
             let url = live_options.base_url.clone();
@@ -320,7 +320,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     let measuring = options.capture.is_some() || p.frame_stats.is_some() || p.soak_csv.is_some() || p.churn;
     let reactive = (options.config.render.reactive && !measuring).then_some(options.config.render.idle_redraw_s);
     app.add_plugins(perf::plugin(options.perf.clone(), reactive));
-    if let Some(waker) = wakers.pop() {
+    if let Some(waker) = live_waker {
         app.insert_resource(waker);
     }
     // One update may follow a long sleep (the reactive loop waits up to a minute when nothing
