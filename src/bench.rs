@@ -14,7 +14,8 @@
 //! repetitions), the way the app spends it: `apply_score` on a [`RiskState`] whose units hold a
 //! full day of history, then, as `app::scene` does on every new picture, each unit looks its
 //! score up and retargets its [`Transition`], and every transition steps once (one frame).
-//! Last, the cost of cloning that whole state, which demo mode does once per update.
+//! Last, the cost of cloning that whole state: a measure of its size (demo mode once cloned it
+//! per update; it now shares it with the replay).
 //!
 //! The text that is loaded is already in memory: reading the file is not timed.
 
@@ -152,7 +153,7 @@ pub struct UpdateBench {
     pub total: Timing,
 }
 
-/// The cost of cloning the whole risk state (demo mode clones it once per update), µs.
+/// The cost of cloning the whole risk state (a measure of its size), µs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CloneBench {
     /// Map label.
