@@ -16,7 +16,7 @@ use std::f64::consts::PI;
 /// Semi-major axis of the Krasovsky 1940 ellipsoid, metres.
 const A: f64 = 6_378_245.0;
 /// First eccentricity squared of the Krasovsky 1940 ellipsoid.
-const EE: f64 = 0.006_693_421_622_965_943_23;
+const EE: f64 = 0.006_693_421_622_965_943;
 
 fn offset_lat(x: f64, y: f64) -> f64 {
     let mut r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * x.abs().sqrt();

@@ -72,9 +72,9 @@ pub fn triangulate_polygon(polygon: &Polygon<f64>) -> (Vec<[[f64; 2]; 3]>, Trian
     (triangles, check)
 }
 
-/// World position of a plane point at height `y` (0 or 1).
+/// World position of a plane point at height `y` (0 or 1): [`super::projection::world_from_map`].
 fn world(p: [f64; 2], y: f32) -> [f32; 3] {
-    [p[0] as f32, y, -(p[1] as f32)]
+    super::projection::world_from_map(p, y)
 }
 
 /// Builds an open-bottomed prism from a unit's polygons (outer rings CCW, holes CW, as
@@ -91,7 +91,7 @@ pub fn build_prism(polygons: &[Polygon<f64>]) -> (PrismMesh, Vec<TriangulationCh
             // Orient by the f32 positions the GPU will see: a sliver that is CCW in f64 can
             // round to CW in f32.
             let mut w = tri.map(|p| world(p, 1.0));
-            let plane = |q: [f32; 3]| [f64::from(q[0]), -f64::from(q[2])];
+            let plane = super::projection::map_from_world;
             if tri_area2(plane(w[0]), plane(w[1]), plane(w[2])) < 0.0 {
                 w.swap(1, 2);
             }

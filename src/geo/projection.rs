@@ -51,6 +51,19 @@ impl LocalProjection {
     }
 }
 
+/// The renderer's position of plane point `[x east, y north]` metres at height `height`
+/// metres: `[x, height, -y]` (world x east, y up, z south), so the map reads north-up from a
+/// camera in the south. The one place the axes are flipped; [`map_from_world`] undoes it.
+pub fn world_from_map([x, y]: [f64; 2], height: f32) -> [f32; 3] {
+    [x as f32, height, -(y as f32)]
+}
+
+/// Plane point `[x east, y north]` metres of a renderer position (its height dropped): the
+/// inverse of [`world_from_map`].
+pub fn map_from_world([x, _, z]: [f32; 3]) -> [f64; 2] {
+    [f64::from(x), -f64::from(z)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

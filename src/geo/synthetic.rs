@@ -114,10 +114,13 @@ fn star_ring(rng: &mut ChaCha8Rng, vertices: usize, min_radius: f64, max_radius:
 /// Signed shoelace area of an open ring (positive when counter-clockwise).
 fn ring_area(ring: &[(f64, f64)]) -> f64 {
     let n = ring.len();
-    (0..n).map(|i| {
-        let (a, b) = (ring[i], ring[(i + 1) % n]);
-        a.0 * b.1 - b.0 * a.1
-    }).sum::<f64>() / 2.0
+    (0..n)
+        .map(|i| {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            a.0 * b.1 - b.0 * a.1
+        })
+        .sum::<f64>()
+        / 2.0
 }
 
 fn round7(deg: f64) -> f64 {
