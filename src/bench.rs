@@ -380,7 +380,7 @@ fn count(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -419,7 +419,10 @@ pub fn render_table(report: &BenchReport) -> String {
             m.label
         );
     }
-    let _ = writeln!(out, "\nScore update, µs per update (apply = RiskState::apply_score of the changed units; retarget and step = every unit's Transition, one frame)");
+    let _ = writeln!(
+        out,
+        "\nScore update, µs per update (apply = RiskState::apply_score of the changed units; retarget and step = every unit's Transition, one frame)"
+    );
     let _ = writeln!(out, "{:>6} {:>7} {:>6} {:>17} {:>17} {:>17} {:>17}  map", "units", "changed", "reps", "apply", "retarget", "step", "total");
     for u in &report.updates {
         let _ = writeln!(
@@ -452,7 +455,14 @@ pub fn render_csv(report: &BenchReport) -> String {
         for (metric, t) in [("parse", m.parse), ("load", m.load), ("mesh", m.mesh), ("total", m.total)] {
             let _ = writeln!(out, "load,{},{},,{metric},{:.4},{:.4},ms,{}", quote(&m.label), m.units, t.median, t.min, m.iterations);
         }
-        for (metric, n) in [("ring_vertices", m.ring_vertices), ("mesh_vertices", m.mesh_vertices), ("triangles", m.triangles), ("holes", m.holes), ("issues", m.issues), ("bytes", m.bytes)] {
+        for (metric, n) in [
+            ("ring_vertices", m.ring_vertices),
+            ("mesh_vertices", m.mesh_vertices),
+            ("triangles", m.triangles),
+            ("holes", m.holes),
+            ("issues", m.issues),
+            ("bytes", m.bytes),
+        ] {
             let _ = writeln!(out, "size,{},{},,{metric},{n},{n},count,1", quote(&m.label), m.units);
         }
     }

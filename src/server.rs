@@ -3,6 +3,11 @@
 //!
 //! Looping passes shift their timestamps forward by one pass length, so time and event ids
 //! only ever increase and a client's newest-wins rule keeps working across passes.
+//!
+//! It keeps the contract's payload rules on what it re-serves: a recording's clear (an entry
+//! with `"total": null`) goes out as a `null` item in the `score` event and in every later
+//! snapshot, until a newer score; each unit appears at most once per payload (the recording
+//! parser keeps a unit's last entry); an alert of unknown severity is served as `unknown`.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,7 +26,7 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{AlertStatusEvent, AlertsPage, Health, PREFIX, ScoreEvent, ScoreItem, ScoresSnapshot, UnitInfo};
+use crate::api::{AlertStatusEvent, AlertsPage, Health, PREFIX, ScoreEvent, ScoreItem, ScoresSnapshot, UnitInfo, no_data_item};
 use crate::feed::replay::LOOP_HOLD_S;
 use crate::feed::{RecordBody, Recording, Replay};
 use crate::model::{Alert, AlertStatus, LevelThresholds, RiskState};
@@ -133,8 +138,7 @@ async fn auth(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let ok = given.and_then(|v| v.split_once(' ')).is_some_and(|(scheme, t)| scheme.eq_ignore_ascii_case("bearer") && t.trim() == token);
         if !ok {
-            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], Json(json!({"error": "missing or wrong bearer token"})))
-                .into_response();
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], Json(json!({"error": "missing or wrong bearer token"}))).into_response();
         }
     }
     next.run(request).await
@@ -153,11 +157,7 @@ async fn play(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         let now = tokio::time::Instant::now();
-        let dt = if first {
-            shared.options.anchor.and_then(|a| a.elapsed().ok()).map_or(0.0, |d| d.as_secs_f64())
-        } else {
-            (now - last).as_secs_f64()
-        };
+        let dt = if first { shared.options.anchor.and_then(|a| a.elapsed().ok()).map_or(0.0, |d| d.as_secs_f64()) } else { (now - last).as_secs_f64() };
         first = false;
         last = now;
         let step = replay.advance(dt);
@@ -192,18 +192,31 @@ fn push_event(inner: &mut Inner, shared: &Shared, name: &'static str, data: Stri
 fn apply_record(inner: &mut Inner, shared: &Shared, body: &RecordBody, at: DateTime<FixedOffset>, pass: u32) {
     let alert_id = |id: &str| if pass == 0 { id.to_owned() } else { format!("{id}#{pass}") };
     match body {
-        RecordBody::Scores { scores } => {
-            let mut items = Vec::with_capacity(scores.len());
+        RecordBody::Scores { scores, cleared } => {
+            let mut items = Vec::with_capacity(scores.len() + cleared.len());
             for s in scores {
                 if inner.state.apply_score(&s.unit, at, s.score()).is_ok() {
                     items.push(score_json(&s.unit, s.score(), &shared.thresholds));
+                }
+            }
+            for unit in cleared {
+                if inner.state.clear_score(unit, at).is_ok() {
+                    items.push(no_data_item(unit));
                 }
             }
             let data = serde_json::to_string(&ScoreEvent { as_of: at, scores: items }).expect("serialises");
             push_event(inner, shared, "score", data);
         }
         RecordBody::Alert { id, unit, severity, category, title, status } => {
-            let alert = Alert { id: alert_id(id), unit: unit.clone(), time: at, severity: *severity, category: category.clone(), title: title.clone(), status: *status };
+            let alert = Alert {
+                id: alert_id(id),
+                unit: unit.clone(),
+                time: at,
+                severity: *severity,
+                category: category.clone(),
+                title: title.clone(),
+                status: *status,
+            };
             if inner.state.apply_alert(alert.clone()).is_ok() {
                 inner.alerts.push(alert.id.clone());
                 push_event(inner, shared, "alert", serde_json::to_string(&alert).expect("serialises"));
@@ -245,7 +258,9 @@ async fn scores(State(shared): State<Arc<Shared>>) -> Response {
     let Some(as_of) = inner.state.last_update else {
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], Json(json!({"error": "no data yet"}))).into_response();
     };
-    let scores = inner.state.units().filter_map(|(id, u)| u.score.map(|s| score_json(id, s, &shared.thresholds))).collect();
+    // A unit cleared to no data is listed with a null total, so that a client taking this
+    // snapshot (after a 409, say) clears it too.
+    let scores = inner.state.units().map(|(id, u)| u.score.map_or_else(|| no_data_item(id), |s| score_json(id, s, &shared.thresholds))).collect();
     Json(ScoresSnapshot { as_of, last_event_id: inner.last_id, scores }).into_response()
 }
 
@@ -258,11 +273,7 @@ struct Since {
 async fn alerts(State(shared): State<Arc<Shared>>, Query(q): Query<Since>) -> Json<AlertsPage> {
     let inner = shared.inner.read().expect("lock");
     let from = (q.since as usize).min(inner.alerts.len());
-    let alerts = inner.alerts[from..]
-        .iter()
-        .filter_map(|id| inner.state.alert(id))
-        .map(|a| serde_json::to_value(a).expect("serialises"))
-        .collect();
+    let alerts = inner.alerts[from..].iter().filter_map(|id| inner.state.alert(id)).map(|a| serde_json::to_value(a).expect("serialises")).collect();
     Json(AlertsPage { alerts, next: inner.alerts.len() as u64 })
 }
 
@@ -276,6 +287,7 @@ async fn unit_detail(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
         return (StatusCode::NOT_FOUND, Json(json!({"error": format!("unknown unit {id}")}))).into_response();
     }
     let unit = inner.state.unit(&id);
+    // A gap (the unit went to no data) is a point with a null total.
     let history: Vec<Value> = unit.map(|u| u.history.iter().map(|(t, v)| json!({"t": t, "total": v})).collect()).unwrap_or_default();
     let score = unit.and_then(|u| u.score);
     let mut by_status = json!({"new": 0, "in_progress": 0, "closed": 0});
@@ -323,10 +335,18 @@ async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q):
         let oldest = inner.events.front().map_or(inner.last_id + 1, |e| e.id);
         match last {
             Some(id) if id > inner.last_id => {
-                return (StatusCode::CONFLICT, Json(json!({"error": "Last-Event-ID is ahead of this server; take a snapshot", "last_event_id": inner.last_id}))).into_response();
+                return (
+                    StatusCode::CONFLICT,
+                    Json(json!({"error": "Last-Event-ID is ahead of this server; take a snapshot", "last_event_id": inner.last_id})),
+                )
+                    .into_response();
             }
             Some(id) if id + 1 < oldest => {
-                return (StatusCode::CONFLICT, Json(json!({"error": "events after Last-Event-ID are no longer kept; take a snapshot", "oldest_event_id": oldest}))).into_response();
+                return (
+                    StatusCode::CONFLICT,
+                    Json(json!({"error": "events after Last-Event-ID are no longer kept; take a snapshot", "oldest_event_id": oldest})),
+                )
+                    .into_response();
             }
             Some(id) => id,
             None => inner.last_id,

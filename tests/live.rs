@@ -71,12 +71,8 @@ async fn server_totals(addr: SocketAddr) -> Vec<(String, f32)> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let bytes = reqwest::get(format!("http://{addr}/api/v1/scores")).await.unwrap().bytes().await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    let mut v: Vec<(String, f32)> = body["scores"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["unit"].as_str().unwrap().to_owned(), s["total"].as_f64().unwrap() as f32))
-        .collect();
+    let mut v: Vec<(String, f32)> =
+        body["scores"].as_array().unwrap().iter().map(|s| (s["unit"].as_str().unwrap().to_owned(), s["total"].as_f64().unwrap() as f32)).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use situation_wall::feed::live::{self, FeedMsg, LiveOptions};
+use situation_wall::feed::live::{self, ConnState, FeedMsg, LiveOptions};
 use situation_wall::model::RiskState;
 use tokio::io::AsyncWriteExt;
 
 fn snapshot(total: u32) -> String {
-    format!(r#"{{"as_of":"2026-11-29T08:00:{total:02}+08:00","last_event_id":0,"scores":[{{"unit":"1","total":{total},"threat":1,"asset":1,"compliance":1}}]}}"#)
+    format!(
+        r#"{{"as_of":"2026-11-29T08:00:{total:02}+08:00","last_event_id":0,"scores":[{{"unit":"1","total":{total},"threat":1,"asset":1,"compliance":1}}]}}"#
+    )
 }
 
 async fn respond(mut sock: tokio::net::TcpStream, scores_request: usize) {
@@ -103,9 +105,11 @@ fn every_http_failure_ends_in_bounded_time_and_keeps_the_last_good_state() {
         if live::apply(&mut state, &m) {
             shown.push(state.score("1").unwrap().total);
         }
-        if let FeedMsg::Failed(f) = &m {
-            failures.push(f.clone());
+        // Each failure is reported once, as the retrying state.
+        if let FeedMsg::State(ConnState::Retrying { reason, .. }) = &m {
+            failures.push(reason.clone());
         }
+        assert!(!matches!(m, FeedMsg::Failed(_)), "a failed request is reported once, as a state: {m:?}");
         if state.score("1").is_some_and(|s| s.total == 20.0) {
             break;
         }
@@ -151,7 +155,8 @@ fn nan_tokens_fail_the_poll_and_keep_the_baseline() {
                 if scores == 1 {
                     snapshot(50)
                 } else {
-                    r#"{"as_of":"2026-11-29T08:01:00+08:00","last_event_id":0,"scores":[{"unit":"1","total":NaN,"threat":1,"asset":1,"compliance":Infinity}]}"#.to_owned()
+                    r#"{"as_of":"2026-11-29T08:01:00+08:00","last_event_id":0,"scores":[{"unit":"1","total":NaN,"threat":1,"asset":1,"compliance":Infinity}]}"#
+                        .to_owned()
                 }
             } else if path.starts_with("/api/v1/alerts") {
                 r#"{"alerts":[],"next":0}"#.to_owned()
@@ -173,8 +178,8 @@ fn nan_tokens_fail_the_poll_and_keep_the_baseline() {
     while Instant::now() < until {
         let Ok(m) = rx.recv_timeout(Duration::from_millis(100)) else { continue };
         live::apply(&mut state, &m);
-        if let FeedMsg::Failed(f) = m {
-            failures.push(f);
+        if let FeedMsg::State(ConnState::Retrying { reason, .. }) = m {
+            failures.push(reason);
         }
     }
     assert_eq!(state.score("1").map(|s| s.total), Some(50.0), "baseline kept; failures {failures:?}");

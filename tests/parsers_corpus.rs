@@ -13,7 +13,11 @@ use situation_wall::feed::{RecordBody, Recording};
 use situation_wall::geo::{LoadOptions, load_geojson_str};
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")];
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    // tests/data/geo: the geometry kinds (degenerate rings, overlaps, ECharts compressed maps).
+    // tests/data/sse: event streams (a BOM, CR / LF / CRLF, fields without colons, a tail
+    // without its blank line).
+    let mut dirs = vec![data.join("geo"), data.join("sse"), data];
     if let Some(shared) = common::shared_dir() {
         dirs.push(shared.join("cases"));
     }
@@ -68,11 +72,25 @@ fn parsers_never_panic_and_never_pass_bad_scores() {
             inputs += 1;
             let rec = Recording::parse_bytes(&m);
             for (_, r) in &rec.records {
-                if let RecordBody::Scores { scores } = &r.body {
+                if let RecordBody::Scores { scores, .. } = &r.body {
                     for s in scores {
                         assert!(s.score().validate().is_ok(), "{name}: recording let {s:?} through");
                     }
                 }
+            }
+            // The event-stream parser, whole and split into 7-byte chunks: never a panic, the
+            // same items either way.
+            let whole = situation_wall::feed::sse::SseParser::new(1 << 20).feed(&m);
+            let mut split = situation_wall::feed::sse::SseParser::new(1 << 20);
+            let mut items = Vec::new();
+            for chunk in m.chunks(7) {
+                match split.feed(chunk) {
+                    Ok(mut got) => items.append(&mut got),
+                    Err(_) => break,
+                }
+            }
+            if let Ok(whole) = whole {
+                assert_eq!(whole, items, "{name}: the event stream parses the same split or whole");
             }
             if let Ok(text) = std::str::from_utf8(&m) {
                 if let Ok(map) = load_geojson_str(text, &LoadOptions::default()) {
@@ -81,8 +99,8 @@ fn parsers_never_panic_and_never_pass_bad_scores() {
                     }
                 }
                 if let Ok(e) = serde_json::from_str::<ScoreEvent>(text) {
-                    let (ok, _) = api::decode_scores(&e.scores, None);
-                    assert!(ok.iter().all(|s| s.score().validate().is_ok()), "{name}");
+                    let decoded = api::decode_scores(&e.scores, None);
+                    assert!(decoded.scores.iter().all(|s| s.score().validate().is_ok()), "{name}");
                 }
             }
         }

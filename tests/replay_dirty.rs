@@ -23,7 +23,8 @@ fn dirty() -> Vec<u8> {
         score("2024-05-01T08:00:01.500+08:00", "330101", 5, ""),
         score("2024-05-01T08:00:03.000+08:00", "330103", 44, ""),
         score("2024-05-01T13:00:04.000+08:00", "330104", 66, ""),
-        r#"{"t":"2024-05-01T08:00:05.000+08:00","type":"alert","id":"A7","unit":"330105","severity":"critical","category":"测试","title":"浙江省测试告警"}"#.to_owned(),
+        r#"{"t":"2024-05-01T08:00:05.000+08:00","type":"alert","id":"A7","unit":"330105","severity":"critical","category":"测试","title":"浙江省测试告警"}"#
+            .to_owned(),
         score("2024-05-01T00:00:06.000Z", "330102", 88, ""),
         r#"{"t":"2024-05-01T08:00:07.000+08:00","type":"scores","scores":[{"unit":"330106","to"#.to_owned(),
     ];
@@ -48,17 +49,14 @@ fn dirty_replay_ends_in_the_expected_state() {
         replay.advance(replay.duration_s() + 0.001);
         let s = replay.state();
         let totals: Vec<(String, f32)> = s.units().map(|(id, u)| (id.to_owned(), u.score.unwrap().total)).collect();
-        assert_eq!(
-            totals,
-            [("330101".to_owned(), 33.0), ("330102".to_owned(), 88.0), ("330103".to_owned(), 44.0), ("330104".to_owned(), 66.0)]
-        );
+        assert_eq!(totals, [("330101".to_owned(), 33.0), ("330102".to_owned(), 88.0), ("330103".to_owned(), 44.0), ("330104".to_owned(), 66.0)]);
         let alert = s.alerts_newest_first().next().unwrap();
         assert_eq!((alert.unit.as_str(), alert.severity, alert.title.as_str()), ("330105", Severity::Critical, "浙江省测试告警"));
         // The out-of-order record (line 8) is refused, not shown; the duplicate (line 9)
         // restates the same value at the same time and changes nothing.
         let refused: Vec<usize> = replay.rejected.iter().map(|(line, _)| *line).collect();
         assert_eq!(refused, [8]);
-        assert_eq!(s.unit("330101").unwrap().history.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [11.0, 33.0]);
+        assert_eq!(s.unit("330101").unwrap().history.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [Some(11.0), Some(33.0)]);
         passes.push(totals);
         // Hold, then start over.
         let step = replay.advance(situation_wall::feed::replay::LOOP_HOLD_S + 0.5);

@@ -2,7 +2,7 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(e) = serde_json::from_slice::<situation_wall::api::ScoreEvent>(data) {
-        let (ok, _) = situation_wall::api::decode_scores(&e.scores, None);
-        assert!(ok.iter().all(|s| s.score().validate().is_ok()));
+        let decoded = situation_wall::api::decode_scores(&e.scores, None);
+        assert!(decoded.scores.iter().all(|s| s.score().validate().is_ok()));
     }
 });

@@ -3,7 +3,7 @@
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let rec = situation_wall::feed::Recording::parse_bytes(data);
     for (_, r) in &rec.records {
-        if let situation_wall::feed::RecordBody::Scores { scores } = &r.body {
+        if let situation_wall::feed::RecordBody::Scores { scores, .. } = &r.body {
             assert!(scores.iter().all(|s| s.score().validate().is_ok()));
         }
     }

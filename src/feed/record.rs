@@ -20,10 +20,7 @@ pub struct Recorder<W: Write> {
 }
 
 fn entries(scores: &[ScoreItem]) -> Vec<ScoreEntry> {
-    scores
-        .iter()
-        .map(|s| ScoreEntry { unit: s.unit.clone(), total: s.total, threat: s.threat, asset: s.asset, compliance: s.compliance })
-        .collect()
+    scores.iter().map(|s| ScoreEntry { unit: s.unit.clone(), total: s.total, threat: s.threat, asset: s.asset, compliance: s.compliance }).collect()
 }
 
 fn alert_record(a: &Alert) -> Record {
@@ -65,8 +62,8 @@ impl<W: Write> Recorder<W> {
         self.out.flush()
     }
 
-    fn scores(&mut self, as_of: DateTime<FixedOffset>, scores: &[ScoreItem]) -> std::io::Result<()> {
-        self.write(&Record { t: as_of, body: RecordBody::Scores { scores: entries(scores) } })
+    fn scores(&mut self, as_of: DateTime<FixedOffset>, scores: &[ScoreItem], cleared: &[String]) -> std::io::Result<()> {
+        self.write(&Record { t: as_of, body: RecordBody::Scores { scores: entries(scores), cleared: cleared.to_vec() } })
     }
 
     /// The output, once done.
@@ -80,7 +77,7 @@ impl<W: Write> Recorder<W> {
     /// I/O errors of the output.
     pub fn record(&mut self, msg: &FeedMsg) -> std::io::Result<()> {
         match msg {
-            FeedMsg::Snapshot { as_of, scores, alerts } => {
+            FeedMsg::Snapshot { as_of, scores, cleared, alerts } => {
                 // In time order: each alert as raised (earliest first, so the header's start
                 // is the earliest time), then the status changes and the scores at `as_of`.
                 let mut alerts: Vec<&Alert> = alerts.iter().collect();
@@ -91,9 +88,9 @@ impl<W: Write> Recorder<W> {
                 for a in alerts.iter().filter(|a| a.status != AlertStatus::New) {
                     self.write(&Record { t: (*as_of).max(a.time), body: RecordBody::AlertStatus { id: a.id.clone(), status: a.status } })?;
                 }
-                self.scores(*as_of, scores)
+                self.scores(*as_of, scores, cleared)
             }
-            FeedMsg::Scores { as_of, scores } => self.scores(*as_of, scores),
+            FeedMsg::Scores { as_of, scores, cleared } => self.scores(*as_of, scores, cleared),
             FeedMsg::Alert(a) => self.write(&alert_record(a)),
             FeedMsg::AlertStatus(e) => self.write(&Record { t: e.at, body: RecordBody::AlertStatus { id: e.id.clone(), status: e.status } }),
             _ => Ok(()),

@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
 
 use crate::model::{Alert, AlertStatus, RiskScore, Severity};
 
@@ -17,6 +18,9 @@ use crate::model::{Alert, AlertStatus, RiskScore, Severity};
 pub const FORMAT_NAME: &str = "situation-wall-recording";
 /// The format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
+/// Id of the district map whose unit ids recordings use unless told otherwise: Chaoyang's
+/// administrative code, 110105.
+pub const DISTRICT_MAP_ID: &str = "chaoyang-110105";
 
 /// The first line of a recording.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,18 +38,24 @@ pub struct RecordingHeader {
     pub description: String,
 }
 
-/// One unit's score inside a `scores` record. All scores are 0–100.
+/// One unit's score inside a `scores` record. All scores are 0–100, each read like the live
+/// contract's (a number or a numeric string, see [`crate::api::number`]). An entry whose
+/// `total` is `null` is a clear, kept in the `cleared` list of [`RecordBody::Scores`] instead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScoreEntry {
     /// Unit id.
     pub unit: String,
     /// Overall risk.
+    #[serde(deserialize_with = "crate::api::number")]
     pub total: f32,
     /// Threat operations (威胁).
+    #[serde(deserialize_with = "crate::api::number")]
     pub threat: f32,
     /// Asset risk (资产风险).
+    #[serde(deserialize_with = "crate::api::number")]
     pub asset: f32,
     /// Compliance gap (合规).
+    #[serde(deserialize_with = "crate::api::number")]
     pub compliance: f32,
 }
 
@@ -57,13 +67,21 @@ impl ScoreEntry {
 }
 
 /// What a record carries.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Written and read as JSON with a `type` field. A `scores` record's clears are written as
+/// entries of its `scores` array with `"total": null` (the live contract's form), after the
+/// scores.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RecordBody {
-    /// New scores for one or many units.
+    /// New scores for one or many units, and units cleared to no data.
     Scores {
         /// One entry per unit.
         scores: Vec<ScoreEntry>,
+        /// Units that have no data from the record's time on (entries with `"total": null`
+        /// on disk). Never a unit that is also in `scores`.
+        #[serde(default)]
+        cleared: Vec<String>,
     },
     /// A new alert, raised at the record's time.
     Alert {
@@ -92,6 +110,42 @@ pub enum RecordBody {
 
 fn new_status() -> AlertStatus {
     AlertStatus::New
+}
+
+/// [`RecordBody`] as written: clears become `scores` entries with a null total.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum BodyOut<'a> {
+    Scores { scores: Vec<EntryOut<'a>> },
+    Alert { id: &'a str, unit: &'a str, severity: Severity, category: &'a str, title: &'a str, status: AlertStatus },
+    AlertStatus { id: &'a str, status: AlertStatus },
+}
+
+/// One entry of a written `scores` array.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum EntryOut<'a> {
+    Score(&'a ScoreEntry),
+    /// `()` is written as `null`.
+    Clear {
+        unit: &'a str,
+        total: (),
+    },
+}
+
+impl Serialize for RecordBody {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let out = match self {
+            RecordBody::Scores { scores, cleared } => {
+                BodyOut::Scores { scores: scores.iter().map(EntryOut::Score).chain(cleared.iter().map(|u| EntryOut::Clear { unit: u, total: () })).collect() }
+            }
+            RecordBody::Alert { id, unit, severity, category, title, status } => {
+                BodyOut::Alert { id, unit, severity: *severity, category, title, status: *status }
+            }
+            RecordBody::AlertStatus { id, status } => BodyOut::AlertStatus { id, status: *status },
+        };
+        out.serialize(serializer)
+    }
 }
 
 /// One timestamped record.
@@ -144,7 +198,8 @@ pub struct Recording {
     pub header: RecordingHeader,
     /// Records in file order, each with its 1-based line number.
     pub records: Vec<(usize, Record)>,
-    /// Lines that were skipped, with why.
+    /// Lines that were skipped, entries of a `scores` record that were dropped or overridden
+    /// by a later entry for the same unit, and alerts kept with an unknown severity, with why.
     pub errors: Vec<LineError>,
 }
 
@@ -157,7 +212,11 @@ impl Recording {
 
     /// Parses recording bytes line by line; a line that is not UTF-8 is reported and skipped
     /// like any other bad line. In a `scores` record, an entry with a wrong type or a score
-    /// outside 0–100 is reported and dropped alone; the other entries apply.
+    /// outside 0–100 is reported and dropped alone; the other entries apply. The live
+    /// contract's payload rules hold here too: a numeric string is a number, `"total": null`
+    /// clears the unit, a unit listed twice in one record keeps its last valid entry (the
+    /// earlier ones are reported), and an alert with an unknown severity is kept (as
+    /// [`Severity::Unknown`]) and reported.
     pub fn parse_bytes(bytes: &[u8]) -> Self {
         let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         let mut header = None;
@@ -227,25 +286,75 @@ impl Recording {
     }
 }
 
-/// Parses one record line; in a `scores` record each entry is checked alone and bad entries
-/// are reported (with the line and entry index) and dropped.
+/// The unit of a clearing entry (`"total": null`); its other fields are ignored.
+#[derive(Deserialize)]
+struct ClearEntry {
+    unit: String,
+}
+
+/// The severities a recording names; any other string reads as [`Severity::Unknown`].
+const KNOWN_SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// Parses one record line. In a `scores` record each entry is checked alone: bad entries are
+/// reported (with the line and entry index) and dropped, entries with a null total become
+/// the record's `cleared` units, and of a unit listed more than once only the last valid
+/// entry stays (the others are reported). An alert with an unknown severity is reported and
+/// kept.
 fn parse_record(line: &str, n: usize, errors: &mut Vec<LineError>) -> Result<Record, serde_json::Error> {
-    let mut value: serde_json::Value = serde_json::from_str(line)?;
-    if value.get("type").and_then(|t| t.as_str()) == Some("scores")
-        && let Some(entries) = value.get_mut("scores").and_then(|s| s.as_array_mut())
+    let mut value: Value = serde_json::from_str(line)?;
+    let kind = value.get("type").and_then(Value::as_str).map(str::to_owned);
+    if kind.as_deref() == Some("alert")
+        && let Some(severity) = value.get("severity").and_then(Value::as_str)
+        && !KNOWN_SEVERITIES.contains(&severity)
     {
-        let mut index = 0;
-        entries.retain(|entry| {
-            let verdict = match serde_json::from_value::<ScoreEntry>(entry.clone()) {
-                Err(e) => Err(e.to_string()),
-                Ok(s) => s.score().validate().map_err(|e| format!("unit {}: {e}", s.unit)),
-            };
-            if let Err(message) = &verdict {
-                errors.push(LineError { line: n, message: format!("scores[{index}] dropped: {message}") });
+        let id = value.get("id").and_then(Value::as_str).unwrap_or("?");
+        errors.push(LineError { line: n, message: format!("alert {id}: unknown severity {severity:?}, kept as unknown (未知)") });
+    }
+    if kind.as_deref() == Some("scores")
+        && let Some(record) = value.as_object_mut()
+    {
+        // `cleared` exists only in memory: on disk a clear is an entry with a null total.
+        record.remove("cleared");
+        let mut cleared = Vec::new();
+        if let Some(entries) = record.get_mut("scores").and_then(Value::as_array_mut) {
+            // (index, unit, the entry for a score or None for a clear)
+            let mut valid: Vec<(usize, String, Option<Value>)> = Vec::new();
+            for (index, entry) in std::mem::take(entries).into_iter().enumerate() {
+                let verdict = if entry.get("total").is_some_and(Value::is_null) {
+                    serde_json::from_value::<ClearEntry>(entry).map(|c| (c.unit, None)).map_err(|e| e.to_string())
+                } else {
+                    match serde_json::from_value::<ScoreEntry>(entry.clone()) {
+                        Err(e) => Err(e.to_string()),
+                        Ok(s) => match s.score().validate() {
+                            Ok(()) => Ok((s.unit, Some(entry))),
+                            Err(e) => Err(format!("unit {}: {e}", s.unit)),
+                        },
+                    }
+                };
+                match verdict {
+                    Ok((unit, entry)) => valid.push((index, unit, entry)),
+                    Err(message) => errors.push(LineError { line: n, message: format!("scores[{index}] dropped: {message}") }),
+                }
             }
-            index += 1;
-            verdict.is_ok()
-        });
+            let mut last = std::collections::HashMap::new();
+            for (k, (_, unit, _)) in valid.iter().enumerate() {
+                last.insert(unit.clone(), k);
+            }
+            for (k, (index, unit, entry)) in valid.into_iter().enumerate() {
+                if last[&unit] != k {
+                    errors.push(LineError {
+                        line: n,
+                        message: format!("scores[{index}] overridden: unit {unit} is listed again later in this record; the last entry wins"),
+                    });
+                    continue;
+                }
+                match entry {
+                    Some(e) => entries.push(e),
+                    None => cleared.push(Value::String(unit)),
+                }
+            }
+        }
+        record.insert("cleared".to_owned(), Value::Array(cleared));
     }
     serde_json::from_value(value)
 }
@@ -280,16 +389,64 @@ mod tests {
         let mut text = b"{\"format\":\"situation-wall-recording\",\"version\":1,\"map\":\"m\",\"start\":\"2026-11-29T08:00:00+08:00\"}\n".to_vec();
         text.extend_from_slice(b"{\"t\":\"2026-11-29T08:00:00+08:00\",\"type\":\"alert\",\"id\":\"a\",\"unit\":\"1\",\"severity\":\"low\",\"category\":\"c\",\"title\":\"\xb1\xea\"}\n");
         text.extend_from_slice(b"{\"t\":\"2026-11-29T08:00:00+08:00\",\"type\":\"scores\",\"scores\":[{\"unit\":\"1\",\"total\":null,\"threat\":1,\"asset\":1,\"compliance\":1},{\"unit\":\"2\",\"total\":150,\"threat\":1,\"asset\":1,\"compliance\":1},{\"unit\":\"3\",\"total\":30,\"threat\":1,\"asset\":1,\"compliance\":1}]}\n");
+        text.extend_from_slice(b"{\"t\":\"2026-11-29T08:00:00+08:00\",\"type\":\"scores\",\"scores\":[{\"unit\":\"4\",\"total\":true,\"threat\":1,\"asset\":1,\"compliance\":1}]}\n");
         let r = Recording::parse_bytes(&text);
         assert_eq!(r.errors.len(), 3, "{:?}", r.errors);
         assert_eq!(r.errors[0].line, 2);
         assert!(r.errors[0].message.contains("UTF-8"));
-        assert!(r.errors[1].message.starts_with("scores[0] dropped"));
-        assert!(r.errors[2].message.contains("unit 2"));
+        // Unit 1's null total is a clear, not an error; unit 2 is out of range.
+        assert!(r.errors[1].message.starts_with("scores[1] dropped") && r.errors[1].message.contains("unit 2"), "{:?}", r.errors[1]);
+        assert!(r.errors[2].message.starts_with("scores[0] dropped") && r.errors[2].line == 4, "{:?}", r.errors[2]);
         match &r.records[0].1.body {
-            RecordBody::Scores { scores } => assert_eq!(scores.iter().map(|s| s.unit.as_str()).collect::<Vec<_>>(), ["3"]),
+            RecordBody::Scores { scores, cleared } => {
+                assert_eq!(scores.iter().map(|s| s.unit.as_str()).collect::<Vec<_>>(), ["3"]);
+                assert_eq!(cleared, &["1"]);
+            }
             other => panic!("{other:?}"),
         }
+    }
+
+    const HEADER: &str = r#"{"format":"situation-wall-recording","version":1,"map":"m","start":"2026-11-29T08:00:00+08:00"}"#;
+
+    #[test]
+    fn the_payload_rules_hold_in_recordings() {
+        let lines = [
+            HEADER,
+            // A numeric string, a duplicate (last wins), a clear, NaN as a string.
+            r#"{"t":"2026-11-29T08:00:00+08:00","type":"scores","scores":[{"unit":"1","total":"72.5","threat":"70","asset":70,"compliance":70},{"unit":"2","total":10,"threat":1,"asset":1,"compliance":1},{"unit":"2","total":20,"threat":1,"asset":1,"compliance":1},{"unit":"3","total":null},{"unit":"4","total":"NaN","threat":1,"asset":1,"compliance":1}]}"#,
+            // A literal "cleared" field is not the format: ignored.
+            r#"{"t":"2026-11-29T08:00:01+08:00","type":"scores","scores":[],"cleared":["1"]}"#,
+            r#"{"t":"2026-11-29T08:00:02+08:00","type":"alert","id":"a1","unit":"1","severity":"p1","category":"c","title":"t"}"#,
+        ];
+        let r = Recording::parse(&lines.join("\n"));
+        let messages: Vec<String> = r.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].starts_with("line 2: scores[4] dropped"), "{messages:?}");
+        assert!(messages[1].starts_with("line 2: scores[1] overridden: unit 2"), "{messages:?}");
+        assert!(messages[2].starts_with("line 4: alert a1: unknown severity \"p1\""), "{messages:?}");
+        match &r.records[0].1.body {
+            RecordBody::Scores { scores, cleared } => {
+                let got: Vec<(&str, f32)> = scores.iter().map(|s| (s.unit.as_str(), s.total)).collect();
+                assert_eq!(got, [("1", 72.5), ("2", 20.0)]);
+                assert_eq!(scores[0].threat, 70.0);
+                assert_eq!(cleared, &["3"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r.records[1].1.body, RecordBody::Scores { scores: vec![], cleared: vec![] });
+        assert_eq!(r.records[2].1.alert().unwrap().severity, Severity::Unknown);
+        // Written back, a clear is an entry with a null total, and reads the same again.
+        let mut buf = Vec::new();
+        r.write_to(&mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(text.contains(r#"{"unit":"3","total":null}"#), "{text}");
+        assert!(!text.contains("cleared"), "{text}");
+        assert!(text.contains(r#""severity":"unknown""#), "{text}");
+        let again = Recording::parse(&text);
+        let a: Vec<&Record> = again.records.iter().map(|(_, r)| r).collect();
+        let b: Vec<&Record> = r.records.iter().map(|(_, r)| r).collect();
+        assert_eq!(a, b);
+        assert_eq!(again.errors.len(), 1, "only the unknown severity: {:?}", again.errors);
     }
 
     #[test]

@@ -180,9 +180,12 @@ impl Replay {
     fn apply(&mut self, line: usize, record: &Record, step: &mut ReplayStep) {
         let mut results = Vec::new();
         match &record.body {
-            RecordBody::Scores { scores } => {
+            RecordBody::Scores { scores, cleared } => {
                 for s in scores {
                     results.push(Arc::make_mut(&mut self.state).apply_score(&s.unit, record.t, s.score()));
+                }
+                for unit in cleared {
+                    results.push(Arc::make_mut(&mut self.state).clear_score(unit, record.t));
                 }
             }
             RecordBody::Alert { .. } => {
@@ -272,6 +275,29 @@ mod tests {
         r.advance(180.0);
         assert_eq!(r.state().score("b"), first.score("b"));
         assert_eq!(r.rejected.len(), 1);
+    }
+
+    #[test]
+    fn a_null_total_clears_the_unit_in_replay_and_an_older_score_is_refused() {
+        let lines = [
+            r#"{"format":"situation-wall-recording","version":1,"map":"m","start":"2026-11-29T08:00:00+08:00"}"#,
+            r#"{"t":"2026-11-29T08:00:00+08:00","type":"scores","scores":[{"unit":"a","total":"40","threat":40,"asset":40,"compliance":40}]}"#,
+            r#"{"t":"2026-11-29T08:01:00+08:00","type":"scores","scores":[{"unit":"a","total":null}]}"#,
+            r#"{"t":"2026-11-29T08:00:30+08:00","type":"scores","scores":[{"unit":"a","total":45,"threat":45,"asset":45,"compliance":45}]}"#,
+            r#"{"t":"2026-11-29T08:02:00+08:00","type":"scores","scores":[{"unit":"a","total":50,"threat":50,"asset":50,"compliance":50}]}"#,
+        ];
+        let mut r = Replay::new(Arc::new(Recording::parse(&lines.join("\n"))), 1.0, false, 3600.0);
+        assert!(r.recording().errors.is_empty(), "{:?}", r.recording().errors);
+        r.advance(0.0);
+        assert_eq!(r.state().score("a").unwrap().total, 40.0, "a numeric string is a number");
+        r.advance(60.0);
+        assert_eq!(r.state().score("a"), None, "cleared: no data");
+        assert_eq!(r.rejected.len(), 1, "the late 08:00:30 score is older than the clear");
+        assert_eq!(r.rejected[0].0, 4);
+        r.advance(60.0);
+        assert_eq!(r.state().score("a").unwrap().total, 50.0);
+        let history: Vec<Option<f32>> = r.state().unit("a").unwrap().history.iter().map(|(_, v)| *v).collect();
+        assert_eq!(history, [Some(40.0), None, Some(50.0)]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use chrono::{DateTime, FixedOffset, TimeDelta, Timelike};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::recording::{Record, RecordBody, Recording, RecordingHeader, ScoreEntry, FORMAT_NAME, FORMAT_VERSION};
+use super::recording::{FORMAT_NAME, FORMAT_VERSION, Record, RecordBody, Recording, RecordingHeader, ScoreEntry};
 use crate::model::{AlertStatus, Severity};
 
 /// Minutes between score updates.
@@ -135,11 +135,8 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
     let total_min = i64::from(hours) * 60;
     let mut minute = 0;
     // (start minute, unit) of scripted escalations: one per 8 hours, at 09:30 + 8k h.
-    let mut escalations: Vec<(i64, usize)> = (0..)
-        .map(|k| 9 * 60 + 30 + k * 480)
-        .take_while(|&m| m + 120 < total_min)
-        .map(|m| (m, rng.random_range(0..units.len().max(1))))
-        .collect();
+    let mut escalations: Vec<(i64, usize)> =
+        (0..).map(|k| 9 * 60 + 30 + k * 480).take_while(|&m| m + 120 < total_min).map(|m| (m, rng.random_range(0..units.len().max(1)))).collect();
     escalations.reverse();
 
     while minute <= total_min && !units.is_empty() {
@@ -169,13 +166,10 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
             let (_, u) = escalations.pop().expect("checked");
             let (category, what) = CATEGORIES[rng.random_range(0..CATEGORIES.len())];
             let close = minute + 80 + rng.random_range(120..180);
-            for (k, (sev, boost, asset, tag)) in [
-                (Severity::Medium, 15.0, 10.0, ""),
-                (Severity::High, 25.0, 20.0, "（升级）"),
-                (Severity::Critical, 35.0, 30.0, "（升级为严重）"),
-            ]
-            .into_iter()
-            .enumerate()
+            for (k, (sev, boost, asset, tag)) in
+                [(Severity::Medium, 15.0, 10.0, ""), (Severity::High, 25.0, 20.0, "（升级）"), (Severity::Critical, 35.0, 30.0, "（升级为严重）")]
+                    .into_iter()
+                    .enumerate()
             {
                 let at = minute + 40 * k as i64;
                 let ta = start + TimeDelta::minutes(at);
@@ -222,10 +216,7 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
         // Scores for every unit.
         let mut scores = Vec::with_capacity(units.len());
         for (u, m) in models.iter().enumerate() {
-            let (tb, ab) = incidents
-                .iter()
-                .filter(|i| i.unit == u)
-                .fold((0.0, 0.0), |acc, i| (acc.0 + i.threat_boost, acc.1 + i.asset_boost));
+            let (tb, ab) = incidents.iter().filter(|i| i.unit == u).fold((0.0, 0.0), |acc, i| (acc.0 + i.threat_boost, acc.1 + i.asset_boost));
             compliance[u] = (compliance[u] + 0.3 * normal(&mut rng)).clamp(m.compliance - 10.0, m.compliance + 10.0);
             let threat = m.base_threat + 30.0 * m.exposure * d + tb + 2.0 * normal(&mut rng);
             let asset = m.asset + 6.0 * (2.0 * PI * h / 24.0 + m.phase).sin() + ab;
@@ -233,7 +224,7 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
             let total = 0.5 * threat + 0.3 * asset + 0.2 * comp;
             scores.push(ScoreEntry { unit: units[u].id.clone(), total: r1(total), threat: r1(threat), asset: r1(asset), compliance: r1(comp) });
         }
-        records.push(Record { t, body: RecordBody::Scores { scores } });
+        records.push(Record { t, body: RecordBody::Scores { scores, cleared: Vec::new() } });
         minute += STEP_MIN;
     }
     records.sort_by_key(|r| r.t);
@@ -242,10 +233,7 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
         version: FORMAT_VERSION,
         map: map_id.into(),
         start,
-        description: format!(
-            "模拟数据 SIMULATED: {hours} h for {} units, situation-wall simulate --seed {seed} --hours {hours}",
-            units.len()
-        ),
+        description: format!("模拟数据 SIMULATED: {hours} h for {} units, situation-wall simulate --seed {seed} --hours {hours}", units.len()),
     };
     Recording { header, records: records.into_iter().map(|r| (0, r)).collect(), errors: Vec::new() }
 }

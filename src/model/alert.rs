@@ -4,13 +4,25 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 /// How severe an alert is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// On the wire the four known severities are `low`, `medium`, `high` and `critical`; any other
+/// string reads as [`Severity::Unknown`] (what `#[serde(other)]` would do, which serde allows
+/// only on the last variant, so `Deserialize` is written out below), so an alert from a newer
+/// backend is kept and shown rather than dropped (and counted by `api::decode_alerts`). A
+/// severity that is not a string is an error. The order (`Ord`, the declaration order) is
+/// low < medium < unknown < high < critical: an unknown severity outranks a known medium one,
+/// so it is never hidden behind it when alerts are coalesced, and never hides a known high or
+/// critical one. Its effects are those of a medium alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// 低
     Low,
     /// 中
     Medium,
+    /// 未知 — a severity this build does not know (any unrecognised string). Drawn in a
+    /// neutral fallback colour and animated like a medium alert; written back as `unknown`.
+    Unknown,
     /// 高
     High,
     /// 严重 — raises a banner on the wall.
@@ -18,14 +30,34 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity in order, lowest first: `ALL[s as usize] == s`.
+    pub const ALL: [Severity; 5] = [Severity::Low, Severity::Medium, Severity::Unknown, Severity::High, Severity::Critical];
+
+    /// The four severities the contract names, lowest first.
+    pub const KNOWN: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
     /// The Chinese label.
     pub fn label_zh(self) -> &'static str {
         match self {
             Severity::Low => "低危",
             Severity::Medium => "中危",
+            Severity::Unknown => "未知",
             Severity::High => "高危",
             Severity::Critical => "严重",
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok(match name.as_str() {
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => Severity::Unknown,
+        })
     }
 }
 
@@ -69,4 +101,29 @@ pub struct Alert {
     pub title: String,
     /// Current status.
     pub status: AlertStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_severity_string_is_kept_as_unknown() {
+        let read = |s: &str| serde_json::from_value::<Severity>(serde_json::Value::String(s.into()));
+        assert_eq!(read("critical").unwrap(), Severity::Critical);
+        assert_eq!(read("medium").unwrap(), Severity::Medium);
+        assert_eq!(read("urgent").unwrap(), Severity::Unknown);
+        assert_eq!(read("").unwrap(), Severity::Unknown);
+        assert_eq!(read("CRITICAL").unwrap(), Severity::Unknown, "names are lowercase");
+        assert!(serde_json::from_value::<Severity>(serde_json::json!(3)).is_err(), "not a string: a wrong type");
+        assert!(serde_json::from_value::<Severity>(serde_json::Value::Null).is_err());
+        assert_eq!(serde_json::to_string(&Severity::Unknown).unwrap(), "\"unknown\"");
+        assert_eq!(serde_json::to_string(&Severity::High).unwrap(), "\"high\"");
+        // Between medium and high: never hidden behind a medium, never hiding a high.
+        assert!(Severity::Medium < Severity::Unknown && Severity::Unknown < Severity::High);
+        for (i, s) in Severity::ALL.into_iter().enumerate() {
+            assert_eq!(s as usize, i);
+        }
+        assert_eq!(Severity::Unknown.label_zh(), "未知");
+    }
 }

@@ -39,11 +39,13 @@ pub fn ranking<'a>(state: &RiskState, ids: impl IntoIterator<Item = &'a str>) ->
     rows
 }
 
-/// Total now minus the total at or before [`TREND_WINDOW_S`] ago, from a history oldest first.
-pub fn trend(history: impl DoubleEndedIterator<Item = (DateTime<FixedOffset>, f32)> + Clone) -> f32 {
-    let Some((now_t, now_v)) = history.clone().next_back() else { return 0.0 };
+/// Total now minus the total at or before [`TREND_WINDOW_S`] ago, from a history oldest first
+/// (see [`super::UnitState::history`]); 0 when there is too little history, or when the unit
+/// has no data now or had none then (a gap, `None`).
+pub fn trend(history: impl DoubleEndedIterator<Item = (DateTime<FixedOffset>, Option<f32>)> + Clone) -> f32 {
+    let Some((now_t, Some(now_v))) = history.clone().next_back() else { return 0.0 };
     let then = now_t - TimeDelta::seconds(TREND_WINDOW_S);
-    history.rev().find(|(t, _)| *t <= then).map_or(0.0, |(_, v)| now_v - v)
+    history.rev().find(|(t, _)| *t <= then).and_then(|(_, v)| v).map_or(0.0, |v| now_v - v)
 }
 
 /// The arrow for a trend: ▲ rising, ▼ falling, = flat (within [`TREND_DEAD_BAND`]).
@@ -66,12 +68,18 @@ pub struct DistrictSummary {
     pub no_data: usize,
     /// Alerts not closed (新发现 + 处置中).
     pub open_incidents: usize,
-    /// Alerts raised in the 24 h before `now`.
+    /// Alerts raised in the 24 h before `now`, and any stamped after it (clock skew: data
+    /// ahead of this machine's clock is applied, so it is counted too).
     pub alerts_24h: usize,
 }
 
 /// Summarises the units `ids` (the map's areas) and every alert, as of `now`.
-pub fn district_summary<'a>(state: &RiskState, ids: impl IntoIterator<Item = &'a str>, thresholds: &LevelThresholds, now: Option<DateTime<FixedOffset>>) -> DistrictSummary {
+pub fn district_summary<'a>(
+    state: &RiskState,
+    ids: impl IntoIterator<Item = &'a str>,
+    thresholds: &LevelThresholds,
+    now: Option<DateTime<FixedOffset>>,
+) -> DistrictSummary {
     let mut s = DistrictSummary::default();
     let (mut sum, mut n) = (0.0f64, 0usize);
     for id in ids {
@@ -88,7 +96,7 @@ pub fn district_summary<'a>(state: &RiskState, ids: impl IntoIterator<Item = &'a
     s.open_incidents = state.open_alerts();
     if let Some(now) = now {
         let from = now - TimeDelta::hours(24);
-        s.alerts_24h = state.alerts_newest_first().take_while(|a| a.time > from).filter(|a| a.time <= now).count();
+        s.alerts_24h = state.alerts_newest_first().take_while(|a| a.time > from).count();
     }
     s
 }
@@ -166,11 +174,12 @@ pub fn unit_detail(state: &RiskState, id: &str, ranked: &[RankRow], thresholds: 
     }
 }
 
-/// How strongly an alert of this severity animates, 0–1.
+/// How strongly an alert of this severity animates, 0–1; an unknown severity animates like
+/// a medium one.
 pub fn severity_strength(s: Severity) -> f32 {
     match s {
         Severity::Low => 0.35,
-        Severity::Medium => 0.55,
+        Severity::Medium | Severity::Unknown => 0.55,
         Severity::High => 0.8,
         Severity::Critical => 1.0,
     }
@@ -243,5 +252,42 @@ mod tests {
         assert_eq!(d.vulnerabilities, [2, 5, 12, 25]);
         assert_eq!(d.compliance, (20, 40));
         assert_eq!(d.level, Some(Level::Medium));
+    }
+
+    #[test]
+    fn a_gap_in_the_history_gives_no_trend_across_it() {
+        let mut s = RiskState::new();
+        s.apply_score("a", t("2026-11-29T08:00:00+08:00"), sc(30.0)).unwrap();
+        s.clear_score("a", t("2026-11-29T08:30:00+08:00")).unwrap();
+        assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 0.0, "no data now");
+        assert!(ranking(&s, ["a"]).is_empty(), "a unit without data is not ranked");
+        assert_eq!(district_summary(&s, ["a"], &LevelThresholds::default(), None).no_data, 1);
+        s.apply_score("a", t("2026-11-29T09:10:00+08:00"), sc(50.0)).unwrap();
+        // An hour before 09:10 is 08:10, before the clear: the 08:00 score still stood.
+        assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 20.0);
+        s.apply_score("a", t("2026-11-29T09:40:00+08:00"), sc(55.0)).unwrap();
+        assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 0.0, "08:40 is in the gap: nothing to compare");
+        s.apply_score("a", t("2026-11-29T10:15:00+08:00"), sc(60.0)).unwrap();
+        assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 10.0, "against 09:10");
+    }
+
+    #[test]
+    fn an_unknown_severity_animates_like_a_medium_one_and_future_alerts_count() {
+        assert_eq!(severity_strength(Severity::Unknown), severity_strength(Severity::Medium));
+        let mut s = RiskState::new();
+        let alert = |id: &str, at: &str| Alert {
+            id: id.into(),
+            unit: "a".into(),
+            time: t(at),
+            severity: Severity::Unknown,
+            category: "x".into(),
+            title: "y".into(),
+            status: AlertStatus::New,
+        };
+        s.apply_alert(alert("1", "2026-11-29T09:00:00+08:00")).unwrap();
+        // Stamped 2 h ahead of "now" (clock skew): applied, and counted.
+        s.apply_alert(alert("2", "2026-11-29T12:00:00+08:00")).unwrap();
+        let sum = district_summary(&s, ["a"], &LevelThresholds::default(), Some(t("2026-11-29T10:00:00+08:00")));
+        assert_eq!(sum.alerts_24h, 2);
     }
 }

@@ -9,8 +9,23 @@ mod store;
 mod transition;
 
 pub use alert::{Alert, AlertStatus, Severity};
-pub use detail::{DistrictSummary, RankRow, TREND_DEAD_BAND, TREND_WINDOW_S, UnitDetail, derived_compliance, derived_vulnerabilities, district_summary, ranking, severity_strength, trend, trend_arrow, unit_detail};
+pub use detail::{
+    DistrictSummary, RankRow, TREND_DEAD_BAND, TREND_WINDOW_S, UnitDetail, derived_compliance, derived_vulnerabilities, district_summary, ranking,
+    severity_strength, trend, trend_arrow, unit_detail,
+};
 pub use ramp::{ColourRamp, RampError, RampStop, parse_hex};
 pub use score::{Level, LevelThresholds, RiskScore, ScoreError};
-pub use transition::{Transition, smoothstep};
 pub use store::{HISTORY_LEN, MAX_ALERTS, Rejected, RiskState, UnitState};
+pub use transition::{Transition, smoothstep};
+
+/// UTC+08:00 (China Standard Time), the zone of every time the wall shows, the simulator
+/// writes and the gateway hands back, whatever the machine's own zone; checked at compile time.
+pub const BEIJING: chrono::FixedOffset = match chrono::FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("+08:00 is a valid offset"),
+};
+
+/// [`BEIJING`], as a function for `with_timezone(&beijing())`.
+pub fn beijing() -> chrono::FixedOffset {
+    BEIJING
+}

@@ -16,12 +16,15 @@ pub const HISTORY_LEN: usize = 288;
 /// What is known about one unit.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UnitState {
-    /// The newest score; `None` until the first update ("no data").
+    /// The newest score; `None` ("no data") before the first score and after a clear
+    /// ([`RiskState::clear_score`]).
     pub score: Option<RiskScore>,
-    /// When the newest score was computed (the record's timestamp).
+    /// When the newest update, a score or a clear, was computed (the record's timestamp).
     pub as_of: Option<DateTime<FixedOffset>>,
-    /// Past totals, oldest first, at most [`HISTORY_LEN`].
-    pub history: VecDeque<(DateTime<FixedOffset>, f32)>,
+    /// Past totals, oldest first, at most [`HISTORY_LEN`]: `Some(total)` for a score, `None`
+    /// where the unit went to no data (a clear), so a chart can leave a gap there. A gap is
+    /// recorded once, however many clears follow, and only after a score.
+    pub history: VecDeque<(DateTime<FixedOffset>, Option<f32>)>,
 }
 
 /// Why an update was not applied.
@@ -53,8 +56,9 @@ pub enum Rejected {
     UnknownAlert(String),
 }
 
-/// Scores and alerts for every unit, newest wins: an update older than the state it would
-/// replace is rejected, so duplicates and out-of-order events never overwrite newer data.
+/// Scores and alerts for every unit, newest wins: an update (a score, or a clear to no data)
+/// older than the state it would replace is rejected, so duplicates and out-of-order events
+/// never overwrite newer data.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RiskState {
     units: BTreeMap<String, UnitState>,
@@ -79,8 +83,8 @@ impl RiskState {
     ///
     /// # Errors
     /// [`Rejected::Invalid`] for a non-finite or out-of-range score, [`Rejected::Older`] when the
-    /// unit already shows a newer one. A score with the same timestamp as the shown one
-    /// replaces it.
+    /// unit already shows a newer update (a score or a clear). A score with the same timestamp
+    /// as the shown update replaces it.
     pub fn apply_score(&mut self, unit: &str, at: DateTime<FixedOffset>, score: RiskScore) -> Result<(), Rejected> {
         score.validate().map_err(|e| Rejected::Invalid { unit: unit.to_owned(), reason: e.to_string() })?;
         // Look up before inserting: the id is copied only for a unit seen the first time.
@@ -96,11 +100,47 @@ impl RiskState {
         if state.history.back().is_some_and(|&(t, _)| t == at) {
             state.history.pop_back();
         }
-        state.history.push_back((at, score.total));
+        state.history.push_back((at, Some(score.total)));
         while state.history.len() > HISTORY_LEN {
             state.history.pop_front();
         }
         state.score = Some(score);
+        state.as_of = Some(at);
+        self.touch(at);
+        Ok(())
+    }
+
+    /// Clears `unit`'s score at `at`: from then on the unit has no data (`score` is `None`,
+    /// drawn grey) until a newer score arrives. A clear is an update like a score: it obeys
+    /// newest-wins both ways (a clear older than the unit's newest update is refused, and a
+    /// score older than the clear is refused afterwards), moves `as_of` and
+    /// [`RiskState::last_update`], and marks a gap (`None`) in the history after the last
+    /// score. A clear at the same time as the shown update replaces it, as a score would. A
+    /// unit never seen before is recorded as having no data since `at`.
+    ///
+    /// # Errors
+    /// [`Rejected::Older`] when the unit already shows a newer update.
+    pub fn clear_score(&mut self, unit: &str, at: DateTime<FixedOffset>) -> Result<(), Rejected> {
+        if !self.units.contains_key(unit) {
+            self.units.insert(unit.to_owned(), UnitState::default());
+        }
+        let state = self.units.get_mut(unit).expect("inserted above");
+        if let Some(shown) = state.as_of
+            && at < shown
+        {
+            return Err(Rejected::Older { unit: unit.to_owned(), at: at.to_rfc3339(), shown: shown.to_rfc3339() });
+        }
+        if state.history.back().is_some_and(|&(t, _)| t == at) {
+            state.history.pop_back();
+        }
+        // One gap after the last score; a unit that had no score has nothing to break.
+        if state.history.back().is_some_and(|&(_, v)| v.is_some()) {
+            state.history.push_back((at, None));
+            while state.history.len() > HISTORY_LEN {
+                state.history.pop_front();
+            }
+        }
+        state.score = None;
         state.as_of = Some(at);
         self.touch(at);
         Ok(())
@@ -220,6 +260,45 @@ mod tests {
         s.apply_score("1", t("2026-11-29T00:00:05Z"), score(31.0)).unwrap();
         assert_eq!(s.unit("1").unwrap().history.len(), 1);
         assert_eq!(s.score("1").unwrap().total, 31.0);
+    }
+
+    #[test]
+    fn a_clear_means_no_data_and_obeys_newest_wins() {
+        let mut s = RiskState::new();
+        s.apply_score("1", t("2026-11-29T08:00:00+08:00"), score(40.0)).unwrap();
+        s.apply_score("1", t("2026-11-29T08:05:00+08:00"), score(45.0)).unwrap();
+        // An older clear is refused: the unit keeps its newer score.
+        let err = s.clear_score("1", t("2026-11-29T08:04:59+08:00")).unwrap_err();
+        assert!(matches!(err, Rejected::Older { .. }), "{err:?}");
+        assert_eq!(s.score("1").unwrap().total, 45.0);
+        // A newer one clears it, and marks a gap after the last score.
+        s.clear_score("1", t("2026-11-29T08:10:00+08:00")).unwrap();
+        assert_eq!(s.score("1"), None);
+        let u = s.unit("1").unwrap();
+        assert_eq!(u.as_of, Some(t("2026-11-29T08:10:00+08:00")));
+        let history: Vec<Option<f32>> = u.history.iter().map(|(_, v)| *v).collect();
+        assert_eq!(history, [Some(40.0), Some(45.0), None]);
+        assert_eq!(s.last_update, Some(t("2026-11-29T08:10:00+08:00")));
+        // A score older than the clear cannot bring the old data back.
+        assert!(matches!(s.apply_score("1", t("2026-11-29T08:07:00+08:00"), score(99.0)), Err(Rejected::Older { .. })));
+        assert_eq!(s.score("1"), None);
+        // A second clear adds no second gap; a newer score ends the gap.
+        s.clear_score("1", t("2026-11-29T08:15:00+08:00")).unwrap();
+        s.apply_score("1", t("2026-11-29T08:20:00+08:00"), score(50.0)).unwrap();
+        let history: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().map(|(_, v)| *v).collect();
+        assert_eq!(history, [Some(40.0), Some(45.0), None, Some(50.0)]);
+        assert_eq!(s.score("1").unwrap().total, 50.0);
+        // A clear at the same time as the shown score replaces it.
+        s.clear_score("1", t("2026-11-29T08:20:00+08:00")).unwrap();
+        assert_eq!(s.score("1"), None);
+        let history: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().map(|(_, v)| *v).collect();
+        assert_eq!(history, [Some(40.0), Some(45.0), None]);
+        // A unit never seen: no data since then, so an older score is refused too.
+        s.clear_score("2", t("2026-11-29T08:30:00+08:00")).unwrap();
+        assert!(s.unit("2").unwrap().history.is_empty());
+        assert!(s.apply_score("2", t("2026-11-29T08:29:00+08:00"), score(10.0)).is_err());
+        // Clones compare equal, a clear included (no NaN marker in the history).
+        assert_eq!(s.clone(), s);
     }
 
     #[test]
