@@ -6,6 +6,7 @@
 //! * [`model`]: scores, levels, alerts, the colour ramp and the risk state;
 //! * [`api`]: the backend contract's JSON shapes;
 //! * [`feed`]: recordings, replay, the demo simulator and the live HTTP + SSE client;
+//! * [`gateway`]: the gateway's durable store (SQLite);
 //! * [`server`]: the reference backend (`serve`);
 //! * [`config`]: the configuration file;
 //! * [`cli`]: the command-line commands that need no window (`check-map`, `simulate`);
@@ -17,6 +18,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod feed;
+pub mod gateway;
 pub mod geo;
 pub mod model;
 pub mod server;
