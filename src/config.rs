@@ -215,10 +215,10 @@ impl Default for LiveConfig {
             ca_file: PathBuf::new(),
             delayed_s: 10.0,
             stale_s: 30.0,
-            poll_s: 5.0,
-            connect_timeout_s: 5.0,
-            request_timeout_s: 10.0,
-            max_body_mib: 16.0,
+            poll_s: crate::feed::live::DEFAULT_POLL_S,
+            connect_timeout_s: crate::feed::live::DEFAULT_CONNECT_TIMEOUT_S,
+            request_timeout_s: crate::feed::live::DEFAULT_REQUEST_TIMEOUT_S,
+            max_body_mib: crate::feed::live::DEFAULT_MAX_BODY_MIB,
         }
     }
 }
@@ -457,7 +457,12 @@ impl Config {
             ("[alerts] effect_s", f64::from(alerts.effect_s), alerts.effect_s.is_finite() && alerts.effect_s > 0.0, "a finite number > 0"),
             ("[alerts] banner_s", f64::from(alerts.banner_s), alerts.banner_s.is_finite() && alerts.banner_s >= 0.0, "a finite number >= 0"),
             ("[extrusion] base_m", f64::from(e.base_m), e.base_m.is_finite() && e.base_m >= 0.0, "a finite number >= 0"),
-            ("[extrusion] metres_per_point", f64::from(e.metres_per_point), e.metres_per_point.is_finite() && e.metres_per_point >= 0.0, "a finite number >= 0"),
+            (
+                "[extrusion] metres_per_point",
+                f64::from(e.metres_per_point),
+                e.metres_per_point.is_finite() && e.metres_per_point >= 0.0,
+                "a finite number >= 0",
+            ),
             ("[extrusion] ease_s", f64::from(e.ease_s), e.ease_s.is_finite() && e.ease_s >= 0.0, "a finite number >= 0"),
             ("[demo] speed", cfg.demo.speed, cfg.demo.speed.is_finite() && cfg.demo.speed > 0.0, "a finite number > 0"),
             ("[demo] max_gap_s", cfg.demo.max_gap_s, cfg.demo.max_gap_s.is_finite() && cfg.demo.max_gap_s > 0.0, "a finite number > 0"),
@@ -498,7 +503,8 @@ impl Config {
     /// As [`Config::load`]; an unknown profile names the files that exist.
     pub fn load_with_profile(path: Option<&Path>, profile: &str) -> Result<Self, ConfigError> {
         let read = |p: &Path| std::fs::read_to_string(p).map_err(|source| ConfigError::Io { path: p.display().to_string(), source });
-        let parse_table = |text: &str, p: &Path| toml::from_str::<toml::Table>(text).map_err(|source| ConfigError::Toml { path: p.display().to_string(), source });
+        let parse_table =
+            |text: &str, p: &Path| toml::from_str::<toml::Table>(text).map_err(|source| ConfigError::Toml { path: p.display().to_string(), source });
         let default = data_root().join("config/default.toml");
         let base_path = path.map(Path::to_path_buf).or_else(|| default.exists().then_some(default));
         let mut table = match &base_path {
@@ -550,11 +556,7 @@ fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {
 /// them (an installed copy), else the source tree this binary was built from.
 pub fn data_root() -> PathBuf {
     let cwd = PathBuf::from(".");
-    if cwd.join(DEFAULT_MAP).exists() {
-        cwd
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-    }
+    if cwd.join(DEFAULT_MAP).exists() { cwd } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")) }
 }
 
 /// Resolves a path from the config file: absolute paths as they are, relative ones against
@@ -600,9 +602,24 @@ mod tests {
     }
 
     #[test]
-    fn shipped_default_config_parses() {
+    fn shipped_default_config_equals_the_built_in_defaults() {
         let text = std::fs::read_to_string(data_root().join("config/default.toml")).unwrap();
         let c = Config::parse(&text, "config/default.toml").unwrap();
+        let d = Config::default();
+        // Section by section, so a drift names its table.
+        assert_eq!(c.map, d.map, "[map]");
+        assert_eq!(c.demo, d.demo, "[demo]");
+        assert_eq!(c.levels, d.levels, "[levels]");
+        assert_eq!(c.ramp, d.ramp, "[ramp]");
+        assert_eq!(c.extrusion, d.extrusion, "[extrusion]");
+        assert_eq!(c.window, d.window, "[window]");
+        assert_eq!(c.live, d.live, "[live]");
+        assert_eq!(c.render, d.render, "[render]");
+        assert_eq!(c.ui, d.ui, "[ui]");
+        assert_eq!(c.tour, d.tour, "[tour]");
+        assert_eq!(c.alerts, d.alerts, "[alerts]");
+        assert_eq!(c.kiosk, d.kiosk, "[kiosk]");
+        assert_eq!(c, d, "a section the checks above miss");
         assert_eq!(c.ramp().unwrap(), ColourRamp::default());
     }
 }

@@ -58,3 +58,18 @@ fn the_committed_demo_is_what_the_simulator_makes() {
     let committed = std::fs::read(project_file("assets/recordings/demo-chaoyang-24h.jsonl")).unwrap();
     assert!(made == committed, "assets/recordings/demo-chaoyang-24h.jsonl is stale: regenerate it with the command in README.md");
 }
+
+#[test]
+fn check_map_writes_the_mesh_json_when_asked() {
+    let out_path = tmp("mesh-two-units.json");
+    let _ = std::fs::remove_file(&out_path);
+    let out = bin().args(["check-map"]).arg(project_file("tests/data/two_units.geojson")).arg("--mesh-json").arg(&out_path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap()).unwrap();
+    let units = json["units"].as_array().unwrap();
+    assert_eq!(units.len(), 2);
+    for u in units {
+        assert!(!u["top"].as_array().unwrap().is_empty(), "{}: top triangles", u["id"]);
+        assert!(!u["walls"].as_array().unwrap().is_empty(), "{}: wall triangles", u["id"]);
+    }
+}

@@ -8,9 +8,7 @@ use situation_wall::geo::{PrismMesh, triangulate_polygon};
 
 /// `../shared` beside the project (or `$SITUATION_WALL_SHARED`), when present.
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SITUATION_WALL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let dir = std::env::var_os("SITUATION_WALL_SHARED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
     if dir.join("maps").is_dir() {
         Some(dir)
     } else {
@@ -33,7 +31,8 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
 
 /// Plane (east, north) metres of a world position.
 pub fn plane(p: [f32; 3]) -> (f64, f64) {
-    (f64::from(p[0]), -f64::from(p[2]))
+    let [x, y] = situation_wall::geo::projection::map_from_world(p);
+    (x, y)
 }
 
 /// What [`check_mesh`] counted.
@@ -132,7 +131,9 @@ pub mod mock {
     /// Answers 200 with a JSON body and closes the connection.
     pub async fn json_ok(sock: &mut TcpStream, body: &str) {
         let _ = sock
-            .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes())
+            .write_all(
+                format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+            )
             .await;
     }
 

@@ -37,13 +37,8 @@ fn real_chaoyang_map_loads_43_sound_units() {
     let airport = map.unit("110105020").expect("首都机场街道");
     assert_eq!(airport.name, "首都机场街道");
     assert!((airport.area_m2 / 1e6 - 10.6).abs() < 0.2, "{}", airport.area_m2 / 1e6);
-    let nearest = map
-        .units
-        .iter()
-        .filter(|u| u.id != airport.id)
-        .flat_map(|u| &u.polygons)
-        .map(|p| Euclidean.distance(p, &airport.polygons[0]))
-        .fold(f64::MAX, f64::min);
+    let nearest =
+        map.units.iter().filter(|u| u.id != airport.id).flat_map(|u| &u.polygons).map(|p| Euclidean.distance(p, &airport.polygons[0])).fold(f64::MAX, f64::min);
     assert!(nearest > 1_000.0, "airport is {nearest} m from the nearest unit");
 
     // 王四营 keeps its hole, and 垡头's enclave sits inside that hole.
@@ -64,10 +59,14 @@ fn default_schematic_map_covers_the_official_units() {
     assert!(map.report.issues.is_empty(), "{:?}", map.report.issues);
     assert_all_units_sound(&map);
     let csv = std::fs::read_to_string(project_file("maps/chaoyang_units.csv")).unwrap();
-    let mut official: Vec<(String, String)> = csv.lines().skip(1).map(|l| {
-        let f: Vec<&str> = l.split(',').collect();
-        (f[0].to_owned(), f[1].to_owned())
-    }).collect();
+    let mut official: Vec<(String, String)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_owned(), f[1].to_owned())
+        })
+        .collect();
     official.sort();
     let mut ours: Vec<(String, String)> = map.units.iter().map(|u| (u.id.clone(), u.name.clone())).collect();
     ours.sort();

@@ -99,7 +99,10 @@ fn units_show_their_ramp_colour_and_chinese_renders_as_glyphs() {
         assert_eq!(u["score"].as_f64().unwrap() as f32, score, "{id} eased to its score");
         let expected = ramp.sample(score).map(|c| (c * 255.0).round() as u8);
         let (x, y) = (u["x"].as_f64().unwrap(), u["y"].as_f64().unwrap());
-        assert!(x >= 3.0 && y >= 3.0 && x + 3.0 < f64::from(shot.rgb.width()) && y + 3.0 < f64::from(shot.rgb.height()), "{id}: label point ({x}, {y}) is off screen");
+        assert!(
+            x >= 3.0 && y >= 3.0 && x + 3.0 < f64::from(shot.rgb.width()) && y + 3.0 < f64::from(shot.rgb.height()),
+            "{id}: label point ({x}, {y}) is off screen"
+        );
         let got = patch_median(&shot.rgb, x, y);
         // Tolerance 3 per channel: the unlit top cap is the material's sRGB colour, converted to
         // linear for shading and back to 8-bit sRGB on output, with tonemapping and dithering
@@ -127,7 +130,6 @@ fn without_the_cjk_font_chinese_is_tofu() {
     assert!(tofu.iter().any(|b| *b), "the tofu box is drawn");
     assert!(differing(&zhao, &tofu) < 20, "朝 without a CJK font should be tofu");
 }
-
 
 /// sRGB 0–255 of linear `c` mixed towards white by `t` (what the unit shader does for a
 /// selected unit's top, `shaders/unit.wgsl`).

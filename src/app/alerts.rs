@@ -7,16 +7,35 @@
 use std::collections::BTreeMap;
 
 use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::interact::{Attention, Select, Tour};
-use super::scene::{SceneSystems, Selection, UnitView, view_height};
-use super::{Picture, Settings};
-use crate::model::{Alert, Severity, severity_strength};
+use super::demo::DemoFeed;
+use super::flight::Attention;
+use super::i18n::{self, T, UiLang};
+use super::map::MapResource;
+use super::picture::{Picture, Settings};
+use super::redraw::Redraw;
+use super::scene::{UnitView, view_height};
+use super::schedule::AppSystems;
+use super::selection::{Select, Selection};
+use super::theme;
+use super::tour::Tour;
+use crate::model::{Alert, AlertStatus, Severity, severity_strength};
 
+/// Finding new alerts and running their effects (headless tests run this; a ripple is spawned
+/// only where [`FxAssets`] exist).
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<AlertFx>()
-        .add_systems(Startup, setup_fx_assets)
-        .add_systems(Update, (spawn_alert_effects, grow_ripples).chain().before(SceneSystems::Ease).after(super::interact::InteractSystems));
+        .add_systems(Update, (spawn_alert_effects.in_set(AppSystems::Direct), (grow_ripples, ask_while_showing).chain().in_set(AppSystems::Animate)));
+}
+
+/// The ring mesh and materials, the ticker and the critical banner.
+pub(super) fn view_plugin(app: &mut App) {
+    app.add_systems(Startup, setup_fx_assets).add_systems(EguiPrimaryContextPass, (ticker_ui.run_if(ticker_on), banner_ui).in_set(AppSystems::Ui));
+}
+
+fn ticker_on(settings: Res<Settings>) -> bool {
+    settings.config.alerts.ticker_len > 0
 }
 
 /// Alerts older than this (data time, before the data clock) raise no effect: they arrive in a
@@ -28,8 +47,9 @@ pub const NEWS_WINDOW_S: i64 = 15 * 60;
 pub struct FxAssets {
     /// Flat ring, outer radius 1 m, in the ground plane.
     pub ring: Handle<Mesh>,
-    /// Ring material by `Severity as usize`.
-    pub materials: [Handle<StandardMaterial>; 4],
+    /// Ring material by `Severity as usize` (one per [`Severity::ALL`], the unknown one's in
+    /// its fallback colour).
+    pub materials: [Handle<StandardMaterial>; 5],
 }
 
 /// What the alert effects know.
@@ -62,15 +82,9 @@ pub struct Ripple {
 
 fn setup_fx_assets(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
     let ring = meshes.add(Annulus::new(0.86, 1.0).mesh().resolution(64).build().rotated_by(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)));
-    let colour = |s: Severity| match s {
-        Severity::Low => Color::srgba(0.45, 0.8, 1.0, 0.55),
-        Severity::Medium => Color::srgba(1.0, 0.85, 0.3, 0.65),
-        Severity::High => Color::srgba(1.0, 0.55, 0.2, 0.8),
-        Severity::Critical => Color::srgba(1.0, 0.2, 0.25, 0.95),
-    };
-    let materials = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical].map(|s| {
-        materials.add(StandardMaterial { base_color: colour(s), unlit: true, alpha_mode: AlphaMode::Add, cull_mode: None, ..default() })
-    });
+    let colour = |s: Severity| theme::bevy(theme::severity(s)).with_alpha(theme::ripple_alpha(s));
+    let materials =
+        Severity::ALL.map(|s| materials.add(StandardMaterial { base_color: colour(s), unlit: true, alpha_mode: AlphaMode::Add, cull_mode: None, ..default() }));
     commands.insert_resource(FxAssets { ring, materials });
 }
 
@@ -86,7 +100,7 @@ pub fn spawn_alert_effects(
     mut units: Query<&mut UnitView>,
     ripples: Query<(), With<Ripple>>,
     selection: Res<Selection>,
-    tour: Res<Tour>,
+    tour: Option<Res<Tour>>,
     mut attention: ResMut<Attention>,
     mut select: MessageWriter<Select>,
 ) {
@@ -124,7 +138,7 @@ pub fn spawn_alert_effects(
         if alert.severity == Severity::Critical && fx.banner.as_ref().is_none_or(|(b, _)| b.time <= alert.time) {
             fx.banner = Some((alert.clone(), now_s + f64::from(cfg.banner_s)));
             if cfg.fly_to_critical {
-                attention.request(&alert.unit, now_s, cfg.fly_dwell_s, &selection, &tour, &mut select);
+                attention.request(&alert.unit, now_s, cfg.fly_dwell_s, &selection, tour.as_ref().is_some_and(|t| t.active), &mut select);
             }
         }
     }
@@ -178,12 +192,99 @@ pub fn grow_ripples(mut commands: Commands, time: Res<Time>, mut ripples: Query<
     }
 }
 
+/// While a ripple runs or the banner blinks, the next frame is wanted at once.
+fn ask_while_showing(ripples: Query<(), With<Ripple>>, fx: Res<AlertFx>, mut redraw: ResMut<Redraw>) {
+    if !ripples.is_empty() || fx.banner.is_some() {
+        redraw.animate();
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ticker_ui(
+    mut contexts: EguiContexts,
+    settings: Res<Settings>,
+    lang: Res<UiLang>,
+    picture: Res<Picture>,
+    map: Res<MapResource>,
+    fx: Res<AlertFx>,
+    demo: Option<Res<DemoFeed>>,
+    selection: Res<Selection>,
+) -> Result {
+    let len = settings.config.alerts.ticker_len;
+    let ctx = contexts.ctx_mut()?;
+    let lang = lang.0;
+    let bottom = theme::bottom_clearance(demo.is_some());
+    let dim = theme::egui(theme::DIM);
+    let white = theme::egui(theme::TEXT);
+    // Bottom right, or bottom centre while the drill-down holds the right side.
+    let anchor = if selection.unit.is_some() {
+        (egui::Align2::CENTER_BOTTOM, egui::vec2(0.0, -bottom))
+    } else {
+        (egui::Align2::RIGHT_BOTTOM, egui::vec2(-theme::MARGIN, -bottom))
+    };
+    egui::Area::new("ticker".into()).anchor(anchor.0, anchor.1).show(ctx, |ui| {
+        theme::panel_frame().show(ui, |ui| {
+            ui.set_width(theme::TICKER_W);
+            ui.horizontal(|ui| {
+                ui.label(egui::RichText::new(T::LatestAlerts.get(lang)).size(14.0).strong().color(white));
+                let more = picture.state.alert_count().saturating_sub(len);
+                if more > 0 {
+                    ui.label(egui::RichText::new(format!("+{more} {}", T::More.get(lang))).size(11.0).color(dim));
+                }
+                if fx.coalesced > 0 {
+                    ui.label(egui::RichText::new(format!("≋{}", fx.coalesced)).size(11.0).color(dim)).on_hover_text(T::Coalesced.get(lang));
+                }
+            });
+            for a in picture.state.alerts_newest_first().take(len) {
+                ui.horizontal(|ui| {
+                    ui.label(egui::RichText::new(a.time.format("%H:%M:%S").to_string()).size(12.0).monospace().color(dim));
+                    ui.label(egui::RichText::new(i18n::severity(a.severity, lang)).size(12.0).color(theme::egui(theme::severity(a.severity))));
+                    ui.label(egui::RichText::new(map.column_name(&a.unit, 8)).size(12.0).color(white));
+                    let colour = if a.status == AlertStatus::Closed { dim } else { white };
+                    ui.add(egui::Label::new(egui::RichText::new(&a.title).size(12.0).color(colour)).truncate());
+                });
+            }
+        });
+    });
+    Ok(())
+}
+
+fn banner_ui(mut contexts: EguiContexts, lang: Res<UiLang>, fx: Res<AlertFx>, map: Res<MapResource>, time: Res<Time>, selection: Res<Selection>) -> Result {
+    let Some((alert, _)) = &fx.banner else { return Ok(()) };
+    let ctx = contexts.ctx_mut()?;
+    // Between the ranking board and the drill-down when both are out, wrapping if it must.
+    let side = if selection.unit.is_some() { 2.0 * 430.0 } else { 2.0 * 390.0 };
+    let max_width = (ctx.content_rect().width() - side).max(320.0);
+    let lang = lang.0;
+    // Blinks its border twice a second so it is noticed from across the room.
+    let on = (time.elapsed_secs() * 2.0).fract() < 0.6;
+    let frame = egui::Frame::new()
+        .fill(theme::egui_alpha(theme::BANNER_FILL, 235))
+        .inner_margin(egui::Margin::symmetric(24, 12))
+        .corner_radius(6)
+        .stroke(egui::Stroke::new(3.0, theme::egui(if on { theme::ALARM_RED } else { theme::BANNER_BLINK_OFF })));
+    egui::Area::new("banner".into()).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 70.0)).order(egui::Order::Foreground).show(ctx, |ui| {
+        frame.show(ui, |ui| {
+            ui.set_max_width(max_width);
+            ui.horizontal_wrapped(|ui| {
+                ui.label(egui::RichText::new(format!("⚠ {}", T::CriticalAlert.get(lang))).size(26.0).strong().color(theme::egui(theme::TEXT)));
+                ui.label(
+                    egui::RichText::new(format!("{} · {} · {}", map.unit_name(&alert.unit), alert.category, alert.time.format("%H:%M:%S")))
+                        .size(20.0)
+                        .color(theme::egui(theme::BANNER_TEXT)),
+                );
+            });
+            ui.label(egui::RichText::new(&alert.title).size(16.0).color(theme::egui(theme::TEXT)));
+        });
+    });
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::interact::{Attention, Select, Tour};
-    use crate::app::live::Freshness;
-    use crate::app::{Source, scene::Pulse};
+    use crate::app::picture::Source;
+    use crate::app::scene::Pulse;
     use crate::config::Config;
     use crate::model::{AlertStatus, Transition};
     use bevy::time::TimeUpdateStrategy;
@@ -204,24 +305,14 @@ mod tests {
 
     #[test]
     fn a_burst_of_alerts_is_capped_coalesced_and_cleaned_up() {
-        let mut app = App::new();
-        app.add_plugins(MinimalPlugins);
-        app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
         let mut config = Config::default();
         config.alerts.max_effects = 5;
         config.alerts.effect_s = 2.0;
-        app.insert_resource(crate::app::Settings { ramp: config.ramp().unwrap(), config });
-        app.insert_resource(crate::app::Picture {
-            state: Default::default(),
-            source: Source::Demo { speed: 1.0 },
-            clock: Some(DateTime::parse_from_rfc3339("2026-11-29T10:00:00+08:00").unwrap()),
-            generation: 0,
-            epoch: 0,
-            freshness: Freshness::Live,
-        });
+        let mut picture = Picture::new(Source::Demo { speed: 1.0 });
+        picture.clock = Some(DateTime::parse_from_rfc3339("2026-11-29T10:00:00+08:00").unwrap());
+        let mut app = crate::app::testing::test_app(config, crate::app::testing::test_map(), picture);
+        app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
         app.insert_resource(FxAssets::default());
-        app.init_resource::<AlertFx>().init_resource::<Selection>().init_resource::<Tour>().init_resource::<Attention>().add_message::<Select>();
-        app.add_systems(Update, (spawn_alert_effects, grow_ripples).chain());
         for i in 0..20 {
             app.world_mut().spawn(UnitView {
                 id: format!("u{i}"),
@@ -237,7 +328,7 @@ mod tests {
         }
         // The first data is history: an alert already there raises nothing.
         {
-            let mut picture = app.world_mut().resource_mut::<crate::app::Picture>();
+            let mut picture = app.world_mut().resource_mut::<Picture>();
             std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert(500, "u3", Severity::Critical)).unwrap();
             picture.generation += 1;
         }
@@ -246,7 +337,7 @@ mod tests {
         assert!(app.world().resource::<AlertFx>().banner.is_none());
         // 200 alerts at once over 20 units, three each on u0 (critical among them).
         {
-            let mut picture = app.world_mut().resource_mut::<crate::app::Picture>();
+            let mut picture = app.world_mut().resource_mut::<Picture>();
             for i in 0..200 {
                 let severity = if i == 7 { Severity::Critical } else { Severity::Medium };
                 std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert(i, &format!("u{}", i % 20), severity)).unwrap();
@@ -268,16 +359,12 @@ mod tests {
             app.update();
         }
         assert_eq!(live(&mut app), 0);
-        // Pulses are values the scene steps, not entities; each ends after its duration.
-        for mut pulse in app.world_mut().query::<&UnitView>().iter(app.world()).map(|u| u.pulse).collect::<Vec<_>>() {
-            assert!(pulse.value() > 0.0 || pulse.age_s == 0.0);
-            pulse.step(pulse.duration_s);
-            assert_eq!(pulse.value(), 0.0);
-            assert_eq!(pulse.amplitude, 0.0);
-        }
+        // Pulses are values the scene steps, not entities: each has ended after its duration.
+        let ended: Vec<f32> = app.world_mut().query::<&UnitView>().iter(app.world()).map(|u| u.pulse.amplitude).collect();
+        assert_eq!(ended, vec![0.0; 20]);
         // A seek (new epoch) that brings old alerts back raises nothing.
         {
-            let mut picture = app.world_mut().resource_mut::<crate::app::Picture>();
+            let mut picture = app.world_mut().resource_mut::<Picture>();
             picture.epoch += 1;
             std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert(999, "u1", Severity::High)).unwrap();
         }

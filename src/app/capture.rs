@@ -9,9 +9,12 @@ use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::window::PrimaryWindow;
 use serde::Serialize;
 
+use super::picture::Settings;
 use super::scene::UnitView;
+use super::schedule::AppSystems;
+use super::selection::Selection;
+use super::theme;
 use super::ui::{GLYPH_CELL, GLYPH_PROBE, GlyphProbe, glyph_probe_origin};
-use super::Settings;
 
 /// What to capture.
 #[derive(Clone, Debug, Resource)]
@@ -85,10 +88,11 @@ pub(super) fn plugin(plan: CapturePlan) -> impl Fn(&mut App) {
         if plan.glyph_probe {
             app.insert_resource(GlyphProbe);
         }
-        app.insert_resource(plan.clone()).add_systems(Last, count_and_capture);
+        app.insert_resource(plan.clone()).add_systems(Last, count_and_capture.in_set(AppSystems::Diagnostics));
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn count_and_capture(
     mut commands: Commands,
     plan: Res<CapturePlan>,
@@ -97,7 +101,7 @@ fn count_and_capture(
     cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
     units: Query<&UnitView>,
     settings: Res<Settings>,
-    selection: Res<super::scene::Selection>,
+    selection: Res<Selection>,
     mut contexts: bevy_egui::EguiContexts,
 ) {
     *frame += 1;
@@ -112,8 +116,11 @@ fn count_and_capture(
         .filter_map(|name| {
             let r = ctx.memory(|m| m.area_rect(bevy_egui::egui::Id::new(*name)))?;
             // Areas not drawn this frame keep their last rect: report only the visible.
-            ctx.memory(|m| m.areas().visible_last_frame(&bevy_egui::egui::LayerId::new(bevy_egui::egui::Order::Middle, bevy_egui::egui::Id::new(*name))) || m.areas().visible_last_frame(&bevy_egui::egui::LayerId::new(bevy_egui::egui::Order::Foreground, bevy_egui::egui::Id::new(*name))))
-                .then(|| ((*name).to_owned(), [r.left() * px, r.top() * px, r.right() * px, r.bottom() * px]))
+            ctx.memory(|m| {
+                m.areas().visible_last_frame(&bevy_egui::egui::LayerId::new(bevy_egui::egui::Order::Middle, bevy_egui::egui::Id::new(*name)))
+                    || m.areas().visible_last_frame(&bevy_egui::egui::LayerId::new(bevy_egui::egui::Order::Foreground, bevy_egui::egui::Id::new(*name)))
+            })
+            .then(|| ((*name).to_owned(), [r.left() * px, r.top() * px, r.right() * px, r.bottom() * px]))
         })
         .collect();
     let scale = window.scale_factor();
@@ -124,7 +131,7 @@ fn count_and_capture(
             if let Ok(p) = camera.world_to_viewport(cam_tf, unit.label_world(ext)) {
                 let colour = match unit.transition.shown {
                     Some(s) => settings.ramp.sample(s.clamp(0.0, 100.0).round()).map(|c| (c * 255.0).round() as u8),
-                    None => [0x3a, 0x40, 0x4c],
+                    None => theme::NO_DATA,
                 };
                 let selected = selection.unit.as_deref() == Some(unit.id.as_str());
                 samples.push(UnitSample { id: unit.id.clone(), score: unit.transition.shown, colour, x: p.x * scale, y: p.y * scale, selected });
@@ -150,17 +157,12 @@ fn count_and_capture(
     };
     let path = plan.path.clone();
     commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-        let result = captured
-            .image
-            .clone()
-            .try_into_dynamic()
-            .map_err(|e| e.to_string())
-            .and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()));
+        let result = captured.image.clone().try_into_dynamic().map_err(|e| e.to_string()).and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()));
         match result {
             Ok(()) => {
-                let json = serde_json::to_string_pretty(&meta).expect("meta serialises");
                 let sidecar = PathBuf::from(format!("{}.json", path.display()));
-                if let Err(e) = std::fs::write(&sidecar, json) {
+                let written = serde_json::to_string_pretty(&meta).map_err(std::io::Error::other).and_then(|json| std::fs::write(&sidecar, json));
+                if let Err(e) = written {
                     error!("cannot write {}: {e}", sidecar.display());
                     exit.write(AppExit::error());
                     return;

@@ -1,9 +1,33 @@
-//! Every UI string, in one table: Chinese (the default) and English. `L` switches at run time.
+//! Every UI string, in one table: Chinese (the default) and English; `L` switches at run
+//! time.
 
 use bevy::prelude::*;
 
+use super::picture::Settings;
+use super::schedule::AppSystems;
+
 pub use crate::config::Lang;
 use crate::model::{AlertStatus, Level, Severity};
+
+/// Starts in `[ui] lang`; `L` switches.
+pub(super) fn plugin(app: &mut App) {
+    let lang = app.world().get_resource::<Settings>().map(|s| s.config.ui.lang).unwrap_or_default();
+    app.insert_resource(UiLang(lang)).add_systems(Update, switch_language.in_set(AppSystems::Input));
+}
+
+fn switch_language(input: Res<ButtonInput<KeyCode>>, mut lang: ResMut<UiLang>) {
+    if input.just_pressed(KeyCode::KeyL) {
+        lang.0 = match lang.0 {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        };
+    }
+}
+
+/// `name` cut to at most `max` characters (≥ 1), the last one "…" when cut.
+pub fn truncate(name: &str, max: usize) -> String {
+    if name.chars().count() <= max { name.to_owned() } else { name.chars().take(max.saturating_sub(1)).chain(std::iter::once('…')).collect() }
+}
 
 /// The language on screen now.
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -20,6 +44,7 @@ pub enum T {
     Delayed,
     Stale,
     Unauthorised,
+    FeedError,
     Connecting,
     Polling,
     RetryIn,
@@ -78,6 +103,7 @@ impl T {
             T::Delayed => ("延迟", "DELAYED"),
             T::Stale => ("中断", "STALE"),
             T::Unauthorised => ("未授权", "UNAUTHORISED"),
+            T::FeedError => ("数据接收异常 · 正在重连", "feed error · reconnecting"),
             T::Connecting => ("连接中", "connecting"),
             T::Polling => ("轮询", "polling"),
             T::RetryIn => ("重试", "retry in"),
@@ -151,6 +177,7 @@ pub fn severity(s: Severity, lang: Lang) -> &'static str {
         Lang::En => match s {
             Severity::Low => "low",
             Severity::Medium => "medium",
+            Severity::Unknown => "unknown",
             Severity::High => "high",
             Severity::Critical => "critical",
         },
@@ -181,5 +208,7 @@ mod tests {
         }
         assert_eq!(level(Level::Critical, Lang::Zh), "严重");
         assert_eq!(status(AlertStatus::InProgress, Lang::En), "in progress");
+        assert_eq!(severity(Severity::Unknown, Lang::Zh), "未知");
+        assert_eq!(severity(Severity::Unknown, Lang::En), "unknown");
     }
 }

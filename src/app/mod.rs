@@ -1,42 +1,85 @@
-//! The Bevy application: scene, UI and screenshot capture, wired from [`RunOptions`].
+//! The Bevy application: the wall, wired from [`RunOptions`] into one [`WallPlugin`].
 //!
-//! Data flows one way: the feed (demo replay) writes the [`Picture`]; the scene and the UI read
-//! it. Rendering code never parses data and the feed never touches entities.
+//! Each feature is one file with a `plugin` that inserts its own resources and puts its
+//! systems into one of the [`AppSystems`] sets, which [`schedule`] orders once. Shared types
+//! live low, so features never import each other in a circle:
+//!
+//! | file | owns |
+//! |---|---|
+//! | [`schedule`] | the system sets and their order |
+//! | [`picture`] | the [`picture::Picture`] the feeds write and every view reads; settings; freshness |
+//! | [`map`] | the loaded map, its loading, the map ↔ world conversion |
+//! | [`selection`] | the selected unit and the `Select` asks |
+//! | [`theme`] | every colour and size |
+//! | [`i18n`] | every UI string, and `L` to switch language |
+//! | [`redraw`] | the reactive redraw: when an idle wall draws again |
+//! | [`demo`] | demo replay and its timeline, `Space` |
+//! | [`live`] | the live feed's channel, freshness, `--record` |
+//! | [`scene`] | unit prisms, bureau columns, borders, context; easing |
+//! | [`unit_material`] | the merged map's shader material |
+//! | [`camera`] | the orbit camera, its home view, easing to the selection |
+//! | [`input`] | picking with mouse and touch, `Esc` |
+//! | [`tour`] | the auto-tour |
+//! | [`flight`] | the camera flight to a critical alert |
+//! | [`alerts`] | the alert ring, pulse, banner and ticker |
+//! | [`kiosk`] | quitting and the kiosk lock |
+//! | [`derive`] | the panels' data (ranking, summary, drill-down) |
+//! | [`panels`] | the ranking board and the drill-down |
+//! | [`labels`] | the unit labels on the map |
+//! | [`ui`] | fonts, UI zoom, header, legend, stale watermark |
+//! | [`window`] | the window: size, and fullscreen placement with monitor fallbacks |
+//! | [`watchdog`] | systemd readiness and watchdog pings |
+//! | [`measure`] | frame stats, churn, soak, exit timer |
+//! | [`capture`] | `--screenshot` |
 
 pub mod alerts;
+pub mod camera;
 mod capture;
+pub mod demo;
+pub mod derive;
+mod features;
+pub mod flight;
+mod handoff;
 pub mod i18n;
-pub mod interact;
+pub mod input;
+pub mod kiosk;
+pub mod labels;
 pub mod live;
+pub mod map;
+pub mod measure;
 mod panels;
-pub mod perf;
+pub mod picture;
+pub mod redraw;
 pub mod scene;
+pub mod schedule;
+pub mod selection;
+#[cfg(test)]
+mod testing;
+pub mod theme;
+pub mod tour;
 mod ui;
 pub mod unit_material;
+pub mod watchdog;
+pub mod window;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::Context as _;
 use bevy::prelude::*;
-use bevy::window::WindowResolution;
 use bevy_egui::EguiPlugin;
 use bevy_panorbit_camera::PanOrbitCameraPlugin;
-use chrono::{DateTime, FixedOffset};
 
-use crate::config::{self, Config};
-use crate::feed::{Recording, Replay};
-use crate::geo::{self, LoadOptions, MapData};
-use crate::model::{ColourRamp, RiskState};
+use crate::config::Config;
 
 pub use capture::CapturePlan;
+use handoff::Handoff;
+pub use schedule::AppSystems;
 
 /// Everything the app needs to start, resolved from the command line and the config file.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     /// The configuration.
     pub config: Config,
-    /// Unit map to show; `None` uses the built-in schematic.
+    /// Unit map to show; `None` uses `[map] file` or the built-in schematic.
     pub map: Option<PathBuf>,
     /// Recording to replay.
     pub recording: PathBuf,
@@ -59,394 +102,167 @@ pub struct RunOptions {
     /// Draw no units, context or bureaus: the frame-time baseline.
     pub empty_scene: bool,
     /// Frame-time harness, churn feed and soak sampler.
-    pub perf: perf::PerfOptions,
+    pub perf: measure::PerfOptions,
 }
 
-/// The loaded map and its context layer.
-#[derive(Resource)]
-pub struct MapResource {
-    /// The units.
-    pub data: MapData,
-    /// Whether this is the built-in schematic (labelled 示意图 on screen).
-    pub schematic: bool,
-    /// Dim context outlines (neighbouring districts) in the same projection.
-    pub context: Vec<ContextArea>,
-    /// Point units (bureaus, 委办局) in the same projection.
-    pub bureaus: Vec<crate::geo::PointUnit>,
-    /// Problems found while loading, logged once the app's logger is up.
-    pub warnings: Vec<String>,
-}
-
-/// A neighbouring district drawn as context.
-#[derive(Clone, Debug)]
-pub struct ContextArea {
-    /// Its name.
-    pub name: String,
-    /// Its polygons, projected metres.
-    pub polygons: Vec<::geo::Polygon<f64>>,
-    /// Where its name goes: an interior point of its first polygon, metres (computed once:
-    /// it costs milliseconds on a detailed outline).
-    pub label: Option<(f64, f64)>,
-}
-
-/// Where the picture comes from, for the header.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Source {
-    /// Replaying a recording at a speed factor.
-    Demo {
-        /// Recording seconds per second.
-        speed: f64,
-    },
-    /// Following a backend.
-    Live {
-        /// Its base URL.
-        url: String,
-    },
-}
-
-/// The current picture of the district: what the wall shows.
-#[derive(Resource)]
-pub struct Picture {
-    /// Scores and alerts, shared with the demo replay (see `Replay::shared_state`).
-    pub state: Arc<RiskState>,
-    /// Where it comes from.
-    pub source: Source,
-    /// The data clock: the recording's time in demo mode.
-    pub clock: Option<DateTime<FixedOffset>>,
-    /// Bumped whenever `state` changes, so views redo work only then.
-    pub generation: u64,
-    /// Bumped when `state` is rebuilt rather than moved forward (a seek, a restarted loop):
-    /// the alerts it then holds are history, not news.
-    pub epoch: u64,
-    /// How current the data is (always live in demo mode).
-    pub freshness: live::Freshness,
-}
-
-/// Display settings from the config.
-#[derive(Resource, Clone)]
-pub struct Settings {
-    /// The choropleth ramp.
-    pub ramp: ColourRamp,
-    /// The full configuration.
-    pub config: Config,
-}
-
-/// The demo replay and its timeline controls.
-#[derive(Resource)]
-pub struct DemoFeed {
-    /// The replay.
-    pub replay: Replay,
-    /// Paused: the clock stands still.
-    pub paused: bool,
-    /// A seek the timeline asked for: recording seconds from the start, done next frame.
-    pub seek_to: Option<f64>,
-    /// Whether the first frame published the state (which `--seek-hours` may have built).
-    started: bool,
-}
-
-impl DemoFeed {
-    /// A feed playing `replay`.
-    pub fn new(replay: Replay) -> Self {
-        Self { replay, paused: false, seek_to: None, started: false }
-    }
-}
-
-/// The data source chosen at start-up.
+/// Where the picture comes from, opened before the app starts.
 enum Feed {
-    Demo(DemoFeed),
-    Live(live::LiveFeed),
-    /// Synthetic scores every frame (`--churn`), from [`perf`].
+    Demo(demo::DemoFeed),
+    Live(live::LiveFeed, redraw::Waker, Option<live::LiveRecorder>),
+    /// Synthetic scores every frame (`--churn`), from [`measure`].
     Churn,
 }
 
-/// Loads the map and context layer named by `options`.
-///
-/// # Errors
-/// When the unit map cannot be read or no unit loads.
-pub fn load_map(options: &RunOptions) -> anyhow::Result<MapResource> {
-    let cfg = &options.config.map;
-    let path = match (&options.map, &cfg.file) {
-        (Some(p), _) => p.clone(),
-        (None, Some(p)) => config::resolve(p),
-        (None, None) => config::resolve(config::DEFAULT_MAP.as_ref()),
-    };
-    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
-    let schematic = same(&path, &config::resolve(config::DEFAULT_MAP.as_ref()));
-    let data = geo::load_geojson_file(&path, &cfg.load_options()).with_context(|| format!("loading map {}", path.display()))?;
-    let mut warnings: Vec<String> = data.report.issues.iter().map(|i| format!("map {}: {i}", path.display())).collect();
-    anyhow::ensure!(!data.units.is_empty(), "map {} has no usable unit", path.display());
-    let mut context = Vec::new();
-    if let Some(ctx) = cfg.context.as_ref().filter(|p| !p.as_os_str().is_empty()) {
-        let ctx_path = config::resolve(ctx);
-        let opts = LoadOptions { id_property: "adcode".into(), projection: Some(data.projection), ..LoadOptions::default() };
-        match geo::load_geojson_file(&ctx_path, &opts) {
-            Ok(c) => {
-                context = c
-                    .units
-                    .into_iter()
-                    .map(|u| {
-                        let label = u.polygons.first().and_then(::geo::InteriorPoint::interior_point).map(|p| (p.x(), p.y()));
-                        ContextArea { name: u.name, polygons: u.polygons, label }
-                    })
-                    .collect()
-            }
-            Err(e) => warnings.push(format!("context layer {}: {e}; drawing none", ctx_path.display())),
+/// The wall: every feature plugin, the map, the feed and the settings, prepared by
+/// [`WallPlugin::prepare`] (where every start-up error is found) and added after Bevy's
+/// `DefaultPlugins`, egui and the orbit camera.
+pub struct WallPlugin {
+    parts: Handoff<Parts>,
+}
+
+struct Parts {
+    settings: picture::Settings,
+    picture: picture::Picture,
+    map: map::MapResource,
+    feed: Feed,
+    measurement: measure::Measurement,
+    reactive: bool,
+    select: Option<String>,
+    cjk_font: bool,
+    capture: Option<CapturePlan>,
+    window: crate::config::WindowConfig,
+}
+
+impl WallPlugin {
+    /// Loads the map, opens the feed (demo recording, live client or churn) and checks the
+    /// settings, so that nothing fails once the window is up.
+    ///
+    /// # Errors
+    /// When the map, the recording, the colour ramp, the kiosk chord, the soak file or the
+    /// `--record` file is unusable.
+    pub fn prepare(options: RunOptions) -> anyhow::Result<Self> {
+        let settings = picture::Settings::new(options.config.clone())?;
+        kiosk::check(&options.config.kiosk)?;
+        let mut map = map::load_map(options.map.as_deref(), &options.config.map)?;
+        if options.empty_scene {
+            map.data.units.clear();
+            map.context.clear();
+            map.bureaus.clear();
         }
-    }
-    let mut bureaus = Vec::new();
-    if !cfg.bureaus.as_os_str().is_empty() {
-        let path = config::resolve(&cfg.bureaus);
-        match crate::geo::load_point_units(&path, &data.projection) {
-            Ok((points, errors)) => {
-                warnings.extend(errors.into_iter().map(|e| format!("bureaus {}: {e}", path.display())));
-                bureaus = points;
+        anyhow::ensure!(options.record.is_none() || options.live.is_some(), "--record needs --live: it records the live feed");
+        let (source, feed) = match &options.live {
+            Some(live_options) => {
+                let recorder = options.record.as_deref().map(live::LiveRecorder::create).transpose()?;
+                let waker = redraw::Waker::default();
+                let feed = live::LiveFeed::open(live_options, &options.config.live, &map, &waker)?;
+                (picture::Source::Live { url: live_options.base_url.clone() }, Feed::Live(feed, waker, recorder))
             }
-            Err(e) => warnings.push(format!("bureaus {}: {e}; showing none", path.display())),
-        }
+            None if options.perf.churn => (picture::Source::Demo { speed: 1.0 }, Feed::Churn),
+            None => {
+                let demo = demo::DemoFeed::open(&options.recording, &options.config.demo, options.speed, options.seek_s, options.paused, &mut map)?;
+                (picture::Source::Demo { speed: options.speed }, Feed::Demo(demo))
+            }
+        };
+        // Redraw on change only, unless something must run every frame (a capture, a
+        // measurement, the soak).
+        let measuring = options.capture.is_some() || options.perf.measuring();
+        let reactive = options.config.render.reactive && !measuring;
+        let measurement = measure::Measurement::open(options.perf.clone())?;
+        let parts = Parts {
+            settings,
+            picture: picture::Picture::new(source),
+            map,
+            feed,
+            measurement,
+            reactive,
+            select: options.select.clone(),
+            cjk_font: options.cjk_font,
+            capture: options.capture.clone(),
+            window: options.config.window.clone(),
+        };
+        Ok(Self { parts: Handoff::new(parts) })
     }
-    Ok(MapResource { data, schematic, context, bureaus, warnings })
+}
+
+impl Plugin for WallPlugin {
+    fn build(&self, app: &mut App) {
+        let Some(parts) = self.parts.take() else { return };
+        app.insert_resource(ClearColor(theme::bevy(theme::BACKGROUND)))
+            .insert_resource(parts.settings)
+            .insert_resource(parts.picture)
+            .insert_resource(parts.map);
+        features::core_plugins(app, parts.reactive, parts.select);
+        features::view_plugins(app, parts.cjk_font);
+        match parts.feed {
+            Feed::Demo(d) => {
+                app.add_plugins(demo::plugin(d));
+            }
+            Feed::Live(feed, waker, recorder) => {
+                app.add_plugins(live::plugin(feed, waker, recorder));
+            }
+            Feed::Churn => {}
+        }
+        app.add_plugins((measure::plugin(parts.measurement), watchdog::plugin));
+        match parts.capture {
+            Some(plan) => {
+                app.add_plugins(capture::plugin(plan));
+            }
+            None => {
+                app.add_plugins(window::placement_plugin(parts.window.mode, parts.window.monitor));
+            }
+        }
+        // One update may follow a long sleep (the reactive loop waits up to a minute when
+        // nothing changes) or a slow frame (a software renderer): the replay, easing and
+        // effects must still keep wall-clock pace, so Bevy's default 0.25 s cap on a step is
+        // lifted.
+        app.world_mut().resource_mut::<Time<Virtual>>().set_max_delta(std::time::Duration::from_secs_f64(redraw::QUIET_WAIT_S + 5.0));
+    }
 }
 
 /// Builds and runs the app until the window closes (or the screenshot is saved).
 ///
 /// # Errors
-/// When the map or the config's ramp is unusable.
+/// As [`WallPlugin::prepare`]; when there is no display (`DISPLAY` unset, or an X server that
+/// cannot be reached); when the GPU device is lost; when the app ends with an error code.
 pub fn run(options: RunOptions) -> anyhow::Result<()> {
-    let _ = perf::START.set(std::time::Instant::now());
-    let mut map = load_map(&options)?;
-    let ramp = options.config.ramp()?;
-    if options.empty_scene {
-        map.data.units.clear();
-        map.context.clear();
-        map.bureaus.clear();
-    }
-    let mut live_waker = None;
-    let (source, feed) = match &options.live {
-        Some(live_options) => {
-            let known: std::collections::HashSet<String> = map.data.units.iter().map(|u| u.id.clone()).chain(map.bureaus.iter().map(|b| b.id.clone())).collect();
-            let feed_rx = crate::feed::live::spawn(live_options.clone(), Some(Arc::new(known)));
-            // Forward the feed through a thread that wakes the reactive event loop for each
-            // message, so an idle wall sleeps until data arrives.
-            let waker = perf::Waker::default();
-            let (tx, rx) = crossbeam_channel::unbounded();
-            let wake = waker.clone();
-            std::thread::Builder::new().name("live-wake".into()).spawn(move || {
-                for msg in feed_rx {
-                    if tx.send(msg).is_err() {
-                        break;
-                    }
-                    wake.wake();
-                }
-            })?;
-            live_waker = Some(waker);
-            let cfg = &options.config.live;
-            let thresholds = live::FreshnessThresholds { delayed_s: cfg.delayed_s, stale_s: cfg.stale_s };
-            let url = live_options.base_url.clone();
-            (Source::Live { url: url.clone() }, Feed::Live(live::LiveFeed::new(rx, url, thresholds)))
-        }
-        None if options.perf.churn => (Source::Demo { speed: 1.0 }, Feed::Churn),
-        None => {
-            let recording = Recording::read(&options.recording).with_context(|| format!("reading recording {}", options.recording.display()))?;
-            map.warnings.extend(recording.errors.iter().take(20).map(|e| format!("recording {}: {e}", options.recording.display())));
-            if recording.errors.len() > 20 {
-                map.warnings.push(format!("recording {}: {} more bad lines", options.recording.display(), recording.errors.len() - 20));
-            }
-            map.warnings.extend(unknown_unit_warnings(&recording, &map.data, &map.bureaus));
-            let demo = &options.config.demo;
-            let mut replay = Replay::new(Arc::new(recording), options.speed, demo.looping, demo.max_gap_s);
-            if replay.clamped_gaps > 0 {
-                map.warnings.push(format!("recording {}: {} gap(s) longer than max_gap_s = {} s shortened", options.recording.display(), replay.clamped_gaps, demo.max_gap_s));
-            }
-            if options.seek_s > 0.0 {
-                replay.seek(options.seek_s);
-            }
-            let mut demo = DemoFeed::new(replay);
-            demo.paused = options.paused;
-            (Source::Demo { speed: options.speed }, Feed::Demo(demo))
-        }
-    };
-
-    let w = &options.config.window;
-    // A screenshot run is a window of exactly the configured size, whatever the profile.
-    let window_mode = if options.capture.is_some() { config::WindowMode::Windowed } else { w.mode };
-    let mode = match window_mode {
-        config::WindowMode::Windowed => bevy::window::WindowMode::Windowed,
-        config::WindowMode::Borderless => bevy::window::WindowMode::BorderlessFullscreen(bevy::window::MonitorSelection::Index(w.monitor)),
-        config::WindowMode::Fullscreen => bevy::window::WindowMode::Fullscreen(bevy::window::MonitorSelection::Index(w.monitor), bevy::window::VideoModeSelection::Current),
-    };
-    let locked = options.config.kiosk.locked;
+    let _ = picture::START.set(std::time::Instant::now());
+    let window = window::plugin(&options.config.window, &options.config.kiosk, options.capture.is_some());
+    let wall = WallPlugin::prepare(options)?;
+    // Only X11 is built in (the `x11` feature): without DISPLAY there is nothing to open.
     anyhow::ensure!(
-        !locked || interact::parse_chord(&options.config.kiosk.admin_chord).is_some(),
-        "config [kiosk] admin_chord = {:?}: a locked kiosk needs a chord it can recognise: modifiers (ctrl, alt, shift, super) and one letter, e.g. \"ctrl+alt+shift+q\"",
-        options.config.kiosk.admin_chord
+        std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
+        "no display: DISPLAY is not set (the wall needs an X11 display; for a headless check run it under xvfb-run)"
     );
-    let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: Some(Window {
-                    title: "朝阳区网络安全态势 · Situation Wall".into(),
-                    resolution: WindowResolution::new(w.width, w.height),
-                    mode,
-                    // A capture must be exactly the configured size.
-                    decorations: window_mode == config::WindowMode::Windowed,
-                    ..default()
-                }),
-                primary_cursor_options: Some(bevy::window::CursorOptions { visible: w.cursor, ..default() }),
-                // A locked kiosk ignores close requests (Alt+F4, the window manager).
-                close_when_requested: !locked,
-                ..default()
-            }),
-    )
-    .add_plugins((EguiPlugin::default(), PanOrbitCameraPlugin))
-    .insert_resource(ClearColor(Color::srgb_u8(0x05, 0x08, 0x12)))
-    .insert_resource(Settings { ramp, config: options.config.clone() })
-    .insert_resource(Picture { state: Arc::default(), source, clock: None, generation: 0, epoch: 0, freshness: live::Freshness::Live })
-    .insert_resource(i18n::UiLang(options.config.ui.lang))
-    .insert_resource(scene::Selection { unit: options.select.clone() })
-    .insert_resource(map)
-    .insert_resource(ui::FontChoice { cjk: options.cjk_font })
-    .add_systems(Startup, log_startup_warnings)
-    .add_systems(PreUpdate, advance_demo.run_if(resource_exists::<DemoFeed>))
-    .add_plugins((unit_material::plugin, scene::plugin, interact::plugin, alerts::plugin, ui::plugin, panels::plugin, live::plugin));
-    match feed {
-        Feed::Demo(d) => app.insert_resource(d),
-        Feed::Live(l) => app.insert_resource(l),
-        Feed::Churn => &mut app,
-    };
-    // Redraw on change only, unless something must run every frame (a capture, a
-    // measurement, the soak).
-    let p = &options.perf;
-    let measuring = options.capture.is_some() || p.frame_stats.is_some() || p.soak_csv.is_some() || p.churn;
-    let reactive = (options.config.render.reactive && !measuring).then_some(options.config.render.idle_redraw_s);
-    app.add_plugins(perf::plugin(options.perf.clone(), reactive));
-    if let Some(waker) = live_waker {
-        app.insert_resource(waker);
-    }
-    // One update may follow a long sleep (the reactive loop waits up to a minute when nothing
-    // changes) or a slow frame (a software renderer): the replay, easing and effects must
-    // still keep wall-clock pace, so Bevy's default 0.25 s cap on a step is lifted.
-    app.world_mut().resource_mut::<Time<Virtual>>().set_max_delta(std::time::Duration::from_secs_f64(perf::QUIET_WAIT_S + 5.0));
-    if let Some(path) = &options.record {
-        anyhow::ensure!(options.live.is_some(), "--record needs --live: it records the live feed");
-        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let recorder = crate::feed::record::Recorder::new(std::io::BufWriter::new(file), "chaoyang-110105", "recorded live by situation-wall --record");
-        app.insert_resource(live::LiveRecorder(recorder));
-    }
-    if let Some(plan) = options.capture {
-        app.add_plugins(capture::plugin(plan));
-    }
-    match app.run() {
+    // Bevy's window and render plugins panic when the display or the GPU cannot be had; a wall
+    // must exit with a clear error instead (its service manager restarts it).
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let mut app = App::new();
+        app.add_plugins(DefaultPlugins.set(window)).add_plugins((EguiPlugin::default(), PanOrbitCameraPlugin)).add_plugins(wall);
+        app.insert_resource(bevy::render::error_handler::RenderErrorHandler(on_render_error));
+        app
+    }));
+    let mut app = built.map_err(|p| anyhow::anyhow!("cannot open the display or the GPU: {}", panic_text(p.as_ref())))?;
+    let exit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || app.run()))
+        .map_err(|p| anyhow::anyhow!("the display or the renderer failed: {}", panic_text(p.as_ref())))?;
+    match exit {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => anyhow::bail!("the app ended with error code {code} (see the log above)"),
     }
 }
 
-/// Warnings about the unit ids a recording scores that the map does not have (their updates
-/// are kept in the state but drawn nowhere) and the map units it never scores.
-fn unknown_unit_warnings(recording: &Recording, map: &MapData, bureaus: &[crate::geo::PointUnit]) -> Vec<String> {
-    let mut out = Vec::new();
-    use std::collections::BTreeSet;
-    let in_recording: BTreeSet<&str> = recording
-        .records
-        .iter()
-        .filter_map(|(_, r)| match &r.body {
-            crate::feed::RecordBody::Scores { scores } => Some(scores.iter().map(|s| s.unit.as_str())),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let on_map: BTreeSet<&str> = map.units.iter().map(|u| u.id.as_str()).chain(bureaus.iter().map(|b| b.id.as_str())).collect();
-    let unknown: Vec<&str> = in_recording.difference(&on_map).copied().collect();
-    if !unknown.is_empty() {
-        out.push(format!("recording scores {} unit id(s) not on the map, e.g. {}", unknown.len(), unknown.iter().take(5).copied().collect::<Vec<_>>().join(", ")));
-    }
-    let unscored = on_map.difference(&in_recording).count();
-    if unscored > 0 {
-        out.push(format!("{unscored} map unit(s) get no score from the recording and show as 无数据 (no data)"));
-    }
-    out
+/// The text of a panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Logs the start-up warnings once the logger exists.
-fn log_startup_warnings(map: Res<MapResource>) {
-    for w in &map.warnings {
-        warn!("{w}");
-    }
-}
-
-/// Plays the demo recording forward by the frame time (unless paused), does the timeline's
-/// seeks, and publishes the new state.
-pub fn advance_demo(time: Res<Time>, mut demo: ResMut<DemoFeed>, mut picture: ResMut<Picture>, mut logged: Local<usize>) {
-    // The state a start-up seek built is published on the first frame, as history.
-    let mut rebuilt = !demo.started;
-    demo.started = true;
-    if let Some(t) = demo.seek_to.take() {
-        demo.replay.seek(t);
-        rebuilt = true;
-    }
-    let dt = if demo.paused { 0.0 } else { time.delta_secs_f64() };
-    // Let go of the picture's handle so the replay updates the state in place.
-    picture.state = Arc::default();
-    let step = demo.replay.advance(dt);
-    if step.restarted || rebuilt {
-        *logged = 0;
-    }
-    // Updates the state refused (older than shown, duplicates, unknown alerts): the first 20
-    // of each pass are logged with their line numbers.
-    for (line, why) in demo.replay.rejected.iter().skip(*logged).take(20usize.saturating_sub(*logged)) {
-        warn!("recording line {line}: not applied: {why}");
-    }
-    *logged = demo.replay.rejected.len().max(*logged);
-    picture.state = demo.replay.shared_state();
-    if step.applied > 0 || step.restarted || rebuilt {
-        picture.generation += 1;
-        if step.restarted || rebuilt {
-            picture.epoch += 1;
-        }
-    }
-    if let Source::Demo { speed } = &mut picture.source
-        && *speed != demo.replay.speed
-    {
-        *speed = demo.replay.speed;
-    }
-    picture.clock = Some(demo.replay.clock());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::feed::Recording;
-
-    #[test]
-    fn seeking_gives_the_recordings_state_at_that_time() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(config::DEFAULT_RECORDING);
-        let recording = Arc::new(Recording::read(&path).unwrap());
-        let mut app = App::new();
-        app.add_plugins(MinimalPlugins);
-        app.insert_resource(DemoFeed::new(Replay::new(Arc::clone(&recording), 60.0, false, 3600.0)));
-        app.insert_resource(Picture { state: Arc::default(), source: Source::Demo { speed: 60.0 }, clock: None, generation: 0, epoch: 0, freshness: live::Freshness::Live });
-        app.add_systems(Update, advance_demo);
-        app.update();
-        for t in [14.5 * 3600.0, 3.0 * 3600.0, 20.0 * 3600.0 + 17.0] {
-            {
-                let mut demo = app.world_mut().resource_mut::<DemoFeed>();
-                demo.paused = true;
-                demo.seek_to = Some(t);
-            }
-            app.update();
-            // The reference: a fresh replay played from the start to exactly t, record by
-            // record, with no seek involved.
-            let mut reference = Replay::new(Arc::clone(&recording), 1.0, false, 3600.0);
-            reference.advance(t);
-            let picture = app.world().resource::<Picture>();
-            assert_eq!(*picture.state, *reference.state(), "state at t = {t} s");
-            assert!(picture.state.alert_count() > 0);
-            assert_eq!(picture.clock, Some(reference.clock()));
-        }
-        // Paused, the clock stands still.
-        let before = app.world().resource::<Picture>().clock;
-        app.update();
-        assert_eq!(app.world().resource::<Picture>().clock, before);
-    }
+/// A lost GPU device (a driver reset, a GPU that went away) or any other render error ends the
+/// app with an error code instead of a frozen picture: the service manager starts it afresh.
+fn on_render_error(
+    error: &bevy::render::error_handler::RenderError,
+    main_world: &mut World,
+    _render_world: &mut World,
+) -> bevy::render::error_handler::RenderErrorPolicy {
+    error!("render error {:?}: {}; exiting so the wall is restarted", error.ty, error.description);
+    main_world.write_message(AppExit::from_code(3));
+    bevy::render::error_handler::RenderErrorPolicy::StopRendering
 }

@@ -1,5 +1,5 @@
-//! The 3D scene: unit prisms coloured and raised by score, borders, the dim context layer, and
-//! the orbit camera. Colour and height ease together over `extrusion.ease_s`.
+//! The 3D scene: unit prisms coloured and raised by score, bureau columns, borders and the
+//! dim context layer. Colour and height ease together over `extrusion.ease_s`.
 //!
 //! Two render modes ([`RenderMode`]), both with a constant number of materials (bevy#18882):
 //! - `merged` (default): every prism, bureau column and border in one merged mesh with a
@@ -9,41 +9,42 @@
 //!   colour by switching its handle and height by its transform. Kept to measure against.
 
 use bevy::asset::RenderAssetUsages;
-use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
-use bevy::mesh::{Indices, PrimitiveTopology};
-use bevy::prelude::*;
-use bevy_panorbit_camera::PanOrbitCamera;
-
 use bevy::camera::visibility::NoFrustumCulling;
 use bevy::mesh::VertexAttributeValues;
+use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::prelude::*;
 use bevy::render::storage::ShaderBuffer;
 
-use super::live::Freshness;
+use super::map::{MapResource, world_from_map};
+use super::picture::{Freshness, Picture, Settings};
+use super::redraw::Redraw;
+use super::schedule::AppSystems;
+use super::selection::Selection;
+use super::theme;
 use super::unit_material::{ATTRIBUTE_SHADE, ATTRIBUTE_UNIT_INDEX, UnitMaterial, UnitParams, linear};
-use super::{MapResource, Picture, Settings};
-use crate::config::RenderMode;
+use crate::config::{ExtrusionConfig, RenderMode};
 use crate::geo::{PrismMesh, build_prism, outline_segments};
 use crate::model::Transition;
 
+/// The units' state on screen: each retargets to the newest picture and steps its
+/// transition and pulse (no GPU work: headless tests run this).
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Selection>()
-        .add_systems(Startup, (setup_palette, spawn_map, spawn_camera).chain())
-        .add_systems(Update, (retarget_units, ease_units_palette.run_if(resource_exists::<Palette>), ease_units_merged.run_if(resource_exists::<UnitBuffer>)).chain().in_set(SceneSystems::Ease));
+    app.add_systems(Update, (retarget_units, step_units, ask_while_moving).chain().in_set(AppSystems::Animate));
 }
 
-/// The scene's system sets, in `Update`.
-#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SceneSystems {
-    /// Units retarget to the newest picture and step their transitions and pulses; heights,
-    /// colours and the per-unit buffer are written. Effects that start pulses run before it.
-    Ease,
+/// Drawing the units: the meshes at start, then each frame the per-unit buffer (merged) or
+/// the palette handles and heights (palette), after the units stepped.
+pub(super) fn view_plugin(app: &mut App) {
+    app.add_systems(Startup, (setup_palette.run_if(palette_mode), spawn_map).chain()).add_systems(
+        Update,
+        (write_unit_buffer.run_if(resource_exists::<UnitBuffer>), apply_palette.run_if(resource_exists::<Palette>))
+            .after(step_units)
+            .in_set(AppSystems::Animate),
+    );
 }
 
-/// The selected unit (drill-down), if any.
-#[derive(Resource, Clone, Debug, Default, PartialEq)]
-pub struct Selection {
-    /// Id of the selected unit or bureau.
-    pub unit: Option<String>,
+fn palette_mode(settings: Res<Settings>) -> bool {
+    settings.config.render.mode == RenderMode::Palette
 }
 
 /// Per-unit values for the merged mesh's shader, one `[height m, score or -1, pulse, selected]`
@@ -124,10 +125,25 @@ impl UnitView {
             id: unit.id.clone(),
             name: unit.name.clone(),
             area_m2: unit.area_m2,
-            label_xz: Vec2::new(unit.label_point.0 as f32, -unit.label_point.1 as f32),
+            label_xz: world_from_map(unit.label_point, 0.0).xz(),
             transition: Transition::default(),
             border: None,
             point: false,
+            index,
+            pulse: Pulse::default(),
+        }
+    }
+
+    /// The view of bureau `bureau` (a column), at unit index `index`, before any data.
+    pub fn bureau(index: u32, bureau: &crate::geo::PointUnit) -> Self {
+        UnitView {
+            id: bureau.id.clone(),
+            name: bureau.name.clone(),
+            area_m2: 0.0,
+            label_xz: world_from_map(bureau.xy, 0.0).xz(),
+            transition: Transition::default(),
+            border: None,
+            point: true,
             index,
             pulse: Pulse::default(),
         }
@@ -181,19 +197,11 @@ impl Pulse {
     }
 }
 
-/// Colour of units without data.
-pub const NO_DATA_COLOUR: Color = Color::srgb(0x3a as f32 / 255.0, 0x40 as f32 / 255.0, 0x4c as f32 / 255.0);
-/// Colour of unit borders.
-pub const BORDER_COLOUR: Color = Color::srgb(0.75, 0.95, 1.0);
-
 fn unlit(colour: Color) -> StandardMaterial {
     StandardMaterial { base_color: colour, unlit: true, ..default() }
 }
 
 fn setup_palette(mut commands: Commands, mut materials: ResMut<Assets<StandardMaterial>>, settings: Res<Settings>) {
-    if settings.config.render.mode != RenderMode::Palette {
-        return;
-    }
     let mut table = |f: &dyn Fn([f32; 3]) -> [f32; 3]| -> Vec<Handle<StandardMaterial>> {
         (0..PALETTE_STEPS)
             .map(|s| {
@@ -204,7 +212,7 @@ fn setup_palette(mut commands: Commands, mut materials: ResMut<Assets<StandardMa
     };
     let by_score = table(&|c| c);
     let stale_by_score = table(&stale_colour);
-    let no_data = materials.add(unlit(NO_DATA_COLOUR));
+    let no_data = materials.add(unlit(theme::bevy(theme::NO_DATA)));
     commands.insert_resource(Palette { by_score, stale_by_score, no_data });
 }
 
@@ -223,136 +231,171 @@ fn line_mesh(segments: Vec<[f32; 3]>) -> Mesh {
     Mesh::new(PrimitiveTopology::LineList, RenderAssetUsages::RENDER_WORLD).with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, segments)
 }
 
-/// Spawns the units (as the render mode says), the bureau columns and the context layer.
-fn spawn_map(
-    mut commands: Commands,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
-    mut unit_materials: ResMut<Assets<UnitMaterial>>,
-    mut buffers: ResMut<Assets<ShaderBuffer>>,
-    map: Res<MapResource>,
-    palette: Option<Res<Palette>>,
-    settings: Res<Settings>,
-) {
-    let ext = &settings.config.extrusion;
-    let prisms: Vec<PrismMesh> = map
-        .data
+/// Side of a bureau's square column, metres.
+pub const COLUMN_SIDE_M: f64 = 200.0;
+
+/// The prism of one bureau column around the origin, [`COLUMN_SIDE_M`] a side.
+fn column_prism() -> PrismMesh {
+    let half = COLUMN_SIDE_M / 2.0;
+    let square = ::geo::Polygon::new(::geo::LineString::from(vec![(-half, -half), (half, -half), (half, half), (-half, half), (-half, -half)]), vec![]);
+    build_prism(std::slice::from_ref(&square)).0
+}
+
+/// Each map unit's prism, with a warning for a part whose triangles do not cover it.
+fn unit_prisms(map: &MapResource) -> Vec<PrismMesh> {
+    map.data
         .units
         .iter()
         .map(|unit| {
             let (prism, checks) = build_prism(&unit.polygons);
             for (part, c) in checks.iter().enumerate() {
                 if !c.passes() {
-                    warn!("unit {} part {part}: triangles cover {:.1} m² of {:.1} m² (deviation {:.2e})", unit.id, c.triangle_area_m2, c.polygon_area_m2, c.deviation());
+                    warn!(
+                        "unit {} part {part}: triangles cover {:.1} m² of {:.1} m² (deviation {:.2e})",
+                        unit.id,
+                        c.triangle_area_m2,
+                        c.polygon_area_m2,
+                        c.deviation()
+                    );
                 }
             }
             prism
         })
+        .collect()
+}
+
+/// The Bevy asset stores the map is spawned into.
+#[derive(bevy::ecs::system::SystemParam)]
+struct SceneAssets<'w> {
+    meshes: ResMut<'w, Assets<Mesh>>,
+    materials: ResMut<'w, Assets<StandardMaterial>>,
+    unit_materials: ResMut<'w, Assets<UnitMaterial>>,
+    buffers: ResMut<'w, Assets<ShaderBuffer>>,
+}
+
+/// Spawns the units (as the render mode says), the bureau columns and the context layer.
+fn spawn_map(mut commands: Commands, mut assets: SceneAssets, map: Res<MapResource>, palette: Option<Res<Palette>>, settings: Res<Settings>) {
+    let prisms = unit_prisms(&map);
+    let first_bureau = map.data.units.len();
+    let views: Vec<UnitView> = map
+        .data
+        .units
+        .iter()
+        .enumerate()
+        .map(|(i, unit)| UnitView::area(i as u32, unit))
+        .chain(map.bureaus.iter().enumerate().map(|(j, b)| UnitView::bureau((first_bureau + j) as u32, b)))
         .collect();
-    // Bureaus (委办局): slim square columns, 200 m a side.
-    let half = 100.0;
-    let square = ::geo::Polygon::new(::geo::LineString::from(vec![(-half, -half), (half, -half), (half, half), (-half, half), (-half, -half)]), vec![]);
-    let (column, _) = build_prism(std::slice::from_ref(&square));
-
-    let mut views: Vec<UnitView> = map.data.units.iter().enumerate().map(|(i, unit)| UnitView::area(i as u32, unit)).collect();
-    let first_bureau = views.len();
-    views.extend(map.bureaus.iter().enumerate().map(|(j, b)| UnitView {
-        id: b.id.clone(),
-        name: b.name.clone(),
-        area_m2: 0.0,
-        label_xz: Vec2::new(b.xy.0 as f32, -(b.xy.1 as f32)),
-        transition: Transition::default(),
-        border: None,
-        point: true,
-        index: (first_bureau + j) as u32,
-        pulse: Pulse::default(),
-    }));
-
     match palette {
-        None => {
-            // Merged: one mesh for every prism and column, one for every border.
-            let mut body = MergedMesh::default();
-            let mut lines = MergedMesh::default();
-            let borders = map.data.units.len() <= settings.config.render.borders_max_units;
-            for (i, (unit, prism)) in map.data.units.iter().zip(&prisms).enumerate() {
-                body.push_prism(prism, Vec2::ZERO, i as u32);
-                if borders {
-                    lines.push_lines(&outline_segments(&unit.polygons, 1.0), i as u32);
-                }
-            }
-            for view in &views[first_bureau..] {
-                body.push_prism(&column, view.label_xz, view.index);
-            }
-            let mut values: Vec<Vec4> = views.iter().map(|v| Vec4::new(view_height(v, ext, None), -1.0, 0.0, 0.0)).collect();
-            if values.is_empty() {
-                // A storage buffer cannot be empty.
-                values.push(Vec4::ZERO);
-            }
-            let handle = buffers.add(ShaderBuffer::from(values.clone()));
-            let ramp: Vec<Vec4> = (0..PALETTE_STEPS)
-                .map(|s| linear(settings.ramp.sample(s as f32)))
-                .chain((0..PALETTE_STEPS).map(|s| linear(stale_colour(settings.ramp.sample(s as f32)))))
-                .collect();
-            let ramp = buffers.add(ShaderBuffer::from(ramp));
-            let srgb = |c: Color| {
-                let l = c.to_linear();
-                Vec4::new(l.red, l.green, l.blue, 1.0)
-            };
-            let params = UnitParams {
-                mode: Vec4::ZERO,
-                no_data: srgb(NO_DATA_COLOUR),
-                border: srgb(BORDER_COLOUR),
-                glow: srgb(Color::srgb(0.36, 0.84, 1.0)).with_w(0.55),
-            };
-            let body_material = unit_materials.add(UnitMaterial { params, units: handle.clone(), ramp: ramp.clone() });
-            let line_params = UnitParams { mode: Vec4::new(0.0, 1.0, BORDER_LIFT_M, 0.0), ..params };
-            let line_material = unit_materials.add(UnitMaterial { params: line_params, units: handle.clone(), ramp });
-            // The shader raises vertices to their unit's height, so the meshes' own bounds
-            // (y 0–1) say nothing about what is on screen.
-            if !body.positions.is_empty() {
-                commands.spawn((Mesh3d(meshes.add(body.into_mesh(PrimitiveTopology::TriangleList))), MeshMaterial3d(body_material.clone()), NoFrustumCulling, MergedMap));
-            }
-            if !lines.positions.is_empty() {
-                commands.spawn((Mesh3d(meshes.add(lines.into_mesh(PrimitiveTopology::LineList))), MeshMaterial3d(line_material.clone()), NoFrustumCulling, MergedMap));
-            }
-            commands.insert_resource(UnitBuffer { values, handle, materials: [body_material, line_material], stale: false });
-            for view in views {
-                commands.spawn(view);
-            }
-        }
-        Some(palette) => {
-            let border_material = materials.add(StandardMaterial { base_color: BORDER_COLOUR.with_alpha(0.9), unlit: true, alpha_mode: AlphaMode::Blend, ..default() });
-            let height = ext.height_m(0.0);
-            let column = meshes.add(prism_mesh(&column));
-            for (mut view, (unit, prism)) in views.drain(..first_bureau).zip(map.data.units.iter().zip(&prisms)) {
-                view.border = Some(
-                    commands
-                        .spawn((
-                            Mesh3d(meshes.add(line_mesh(outline_segments(&unit.polygons, 1.0)))),
-                            MeshMaterial3d(border_material.clone()),
-                            // Lifted a little above the cap so it is not hidden by it (line
-                            // lists cannot use depth bias).
-                            Transform::from_xyz(0.0, BORDER_LIFT_M, 0.0).with_scale(Vec3::new(1.0, height, 1.0)),
-                        ))
-                        .id(),
-                );
-                commands.spawn((Mesh3d(meshes.add(prism_mesh(prism))), MeshMaterial3d(palette.no_data.clone()), Transform::from_scale(Vec3::new(1.0, height, 1.0)), view));
-            }
-            for view in views {
-                let (x, z) = (view.label_xz.x, view.label_xz.y);
-                commands.spawn((
-                    Mesh3d(column.clone()),
-                    MeshMaterial3d(palette.no_data.clone()),
-                    Transform::from_xyz(x, 0.0, z).with_scale(Vec3::new(1.0, view_height(&view, ext, None), 1.0)),
-                    view,
-                ));
-            }
+        None => spawn_merged(&mut commands, &mut assets, &map, &prisms, views, &settings),
+        Some(palette) => spawn_palette(&mut commands, &mut assets, &map, &prisms, views, &palette, &settings.config.extrusion),
+    }
+    spawn_context(&mut commands, &mut assets, &map);
+}
+
+/// Merged mode: one mesh for every prism and column, one for every border, drawn by the unit
+/// material from one per-unit buffer.
+fn spawn_merged(commands: &mut Commands, assets: &mut SceneAssets, map: &MapResource, prisms: &[PrismMesh], views: Vec<UnitView>, settings: &Settings) {
+    let ext = &settings.config.extrusion;
+    let mut body = MergedMesh::default();
+    let mut lines = MergedMesh::default();
+    let borders = map.data.units.len() <= settings.config.render.borders_max_units;
+    for (i, (unit, prism)) in map.data.units.iter().zip(prisms).enumerate() {
+        body.push_prism(prism, Vec2::ZERO, i as u32);
+        if borders {
+            lines.push_lines(&outline_segments(&unit.polygons, 1.0), i as u32);
         }
     }
+    let column = column_prism();
+    for view in views.iter().filter(|v| v.point) {
+        body.push_prism(&column, view.label_xz, view.index);
+    }
+    let mut values: Vec<Vec4> = views.iter().map(|v| Vec4::new(view_height(v, ext, None), -1.0, 0.0, 0.0)).collect();
+    if values.is_empty() {
+        // A storage buffer cannot be empty.
+        values.push(Vec4::ZERO);
+    }
+    let handle = assets.buffers.add(ShaderBuffer::from(values.clone()));
+    let ramp: Vec<Vec4> = (0..PALETTE_STEPS)
+        .map(|s| linear(settings.ramp.sample(s as f32)))
+        .chain((0..PALETTE_STEPS).map(|s| linear(stale_colour(settings.ramp.sample(s as f32)))))
+        .collect();
+    let ramp = assets.buffers.add(ShaderBuffer::from(ramp));
+    let lin = |c: theme::Rgb| linear(c.map(|v| f32::from(v) / 255.0));
+    let params = UnitParams { mode: Vec4::ZERO, no_data: lin(theme::NO_DATA), border: lin(theme::BORDER), glow: lin(theme::ACCENT).with_w(0.55) };
+    let body_material = assets.unit_materials.add(UnitMaterial { params, units: handle.clone(), ramp: ramp.clone() });
+    let line_params = UnitParams { mode: Vec4::new(0.0, 1.0, BORDER_LIFT_M, 0.0), ..params };
+    let line_material = assets.unit_materials.add(UnitMaterial { params: line_params, units: handle.clone(), ramp });
+    // The shader raises vertices to their unit's height, so the meshes' own bounds (y 0–1)
+    // say nothing about what is on screen.
+    if !body.positions.is_empty() {
+        commands.spawn((
+            Mesh3d(assets.meshes.add(body.into_mesh(PrimitiveTopology::TriangleList))),
+            MeshMaterial3d(body_material.clone()),
+            NoFrustumCulling,
+            MergedMap,
+        ));
+    }
+    if !lines.positions.is_empty() {
+        commands.spawn((
+            Mesh3d(assets.meshes.add(lines.into_mesh(PrimitiveTopology::LineList))),
+            MeshMaterial3d(line_material.clone()),
+            NoFrustumCulling,
+            MergedMap,
+        ));
+    }
+    commands.insert_resource(UnitBuffer { values, handle, materials: [body_material, line_material], stale: false });
+    commands.spawn_batch(views);
+}
 
-    // Context: neighbouring districts as low, dark walls with faint outlines.
-    let slab = materials.add(unlit(Color::srgb_u8(0x10, 0x16, 0x24)));
-    let outline = materials.add(unlit(Color::srgb_u8(0x2c, 0x3a, 0x55)));
+/// Palette mode: one entity and mesh per unit (and per border), sharing the palette's
+/// materials.
+fn spawn_palette(
+    commands: &mut Commands,
+    assets: &mut SceneAssets,
+    map: &MapResource,
+    prisms: &[PrismMesh],
+    views: Vec<UnitView>,
+    palette: &Palette,
+    ext: &ExtrusionConfig,
+) {
+    let border_material = assets.materials.add(StandardMaterial {
+        base_color: theme::bevy(theme::BORDER).with_alpha(0.9),
+        unlit: true,
+        alpha_mode: AlphaMode::Blend,
+        ..default()
+    });
+    let height = ext.height_m(0.0);
+    let column = assets.meshes.add(prism_mesh(&column_prism()));
+    let mut areas = map.data.units.iter().zip(prisms);
+    for mut view in views {
+        if view.point {
+            let at = Vec3::new(view.label_xz.x, 0.0, view.label_xz.y);
+            let scale = Vec3::new(1.0, view_height(&view, ext, None), 1.0);
+            commands.spawn((Mesh3d(column.clone()), MeshMaterial3d(palette.no_data.clone()), Transform::from_translation(at).with_scale(scale), view));
+            continue;
+        }
+        let Some((unit, prism)) = areas.next() else { continue };
+        // The border is lifted a little above the cap so it is not hidden by it (line lists
+        // cannot use depth bias).
+        let border = (
+            Mesh3d(assets.meshes.add(line_mesh(outline_segments(&unit.polygons, 1.0)))),
+            MeshMaterial3d(border_material.clone()),
+            Transform::from_xyz(0.0, BORDER_LIFT_M, 0.0).with_scale(Vec3::new(1.0, height, 1.0)),
+        );
+        view.border = Some(commands.spawn(border).id());
+        commands.spawn((
+            Mesh3d(assets.meshes.add(prism_mesh(prism))),
+            MeshMaterial3d(palette.no_data.clone()),
+            Transform::from_scale(Vec3::new(1.0, height, 1.0)),
+            view,
+        ));
+    }
+}
+
+/// Context: neighbouring districts as low, dark walls with faint outlines.
+fn spawn_context(commands: &mut Commands, assets: &mut SceneAssets, map: &MapResource) {
+    let slab = assets.materials.add(unlit(theme::bevy(theme::CONTEXT_SLAB)));
+    let outline = assets.materials.add(unlit(theme::bevy(theme::CONTEXT_OUTLINE)));
     for area in &map.context {
         let polygons = &area.polygons;
         // Walls only: the top caps of these large detailed outlines triangulate into long
@@ -360,14 +403,17 @@ fn spawn_map(
         // for 15 districts; the low walls and the outline read the same from above.
         let (mut prism, _) = build_prism(polygons);
         prism.indices.drain(..prism.top_triangles * 3);
-        commands.spawn((Mesh3d(meshes.add(prism_mesh(&prism))), MeshMaterial3d(slab.clone()), Transform::from_scale(Vec3::new(1.0, 40.0, 1.0))));
         commands.spawn((
-            Mesh3d(meshes.add(line_mesh(outline_segments(polygons, 41.0)))),
-            MeshMaterial3d(outline.clone()),
+            Mesh3d(assets.meshes.add(prism_mesh(&prism))),
+            MeshMaterial3d(slab.clone()),
+            Transform::from_scale(Vec3::new(1.0, CONTEXT_HEIGHT_M, 1.0)),
         ));
+        commands.spawn((Mesh3d(assets.meshes.add(line_mesh(outline_segments(polygons, CONTEXT_HEIGHT_M + 1.0)))), MeshMaterial3d(outline.clone())));
     }
 }
 
+/// Height of the neighbouring districts' walls, metres.
+pub const CONTEXT_HEIGHT_M: f32 = 40.0;
 /// Marks the merged map meshes. They stay at the world origin untransformed: the unit shader
 /// treats their positions as world positions.
 #[derive(Component)]
@@ -416,50 +462,6 @@ impl MergedMesh {
     }
 }
 
-/// Camera framing: the map's bounding box (or three times the tallest prism, if larger) seen from
-/// the south at 42° elevation.
-fn spawn_camera(mut commands: Commands, map: Res<MapResource>, settings: Res<Settings>, adapter: Option<Res<bevy::render::renderer::RenderAdapterInfo>>) {
-    // MSAA "auto" (0): 4 samples on a GPU, none on a CPU rasteriser (lavapipe, llvmpipe),
-    // where it multiplies the cost of every pixel.
-    let software = adapter.is_some_and(|a| format!("{:?}", a.device_type) == "Cpu");
-    let samples = match settings.config.render.msaa {
-        0 if software => 1,
-        0 => 4,
-        n => n,
-    };
-    let (x0, y0, x1, y1) = map.data.bounds();
-    let centre = Vec3::new(((x0 + x1) / 2.0) as f32, 0.0, -((y0 + y1) / 2.0) as f32);
-    // On a small map the tallest prism, not the footprint, sets the frame.
-    let tallest = settings.config.extrusion.height_m(100.0);
-    let extent = ((x1 - x0).max(y1 - y0) as f32).max(3.0 * tallest).max(100.0);
-    let fov = std::f32::consts::FRAC_PI_4;
-    let radius = extent * 0.5 / (fov / 2.0).tan() * 1.1;
-    commands.insert_resource(super::interact::HomeView { focus: centre, radius, yaw: 0.0, pitch: 42f32.to_radians() });
-    commands.spawn((
-        Camera3d::default(),
-        Projection::Perspective(PerspectiveProjection { fov, near: radius * 0.01, far: radius * 20.0, ..default() }),
-        Tonemapping::None,
-        match samples {
-            1 => Msaa::Off,
-            2 => Msaa::Sample2,
-            8 => Msaa::Sample8,
-            _ => Msaa::Sample4,
-        },
-        DebandDither::Disabled,
-        PanOrbitCamera {
-            focus: centre,
-            radius: Some(radius),
-            yaw: Some(0.0),
-            pitch: Some(42f32.to_radians()),
-            pitch_lower_limit: Some(10f32.to_radians()),
-            pitch_upper_limit: Some(89f32.to_radians()),
-            zoom_lower_limit: extent * 0.05,
-            zoom_upper_limit: Some(radius * 4.0),
-            ..default()
-        },
-    ));
-}
-
 /// Starts a transition on every unit whose score changed in the picture.
 fn retarget_units(picture: Res<Picture>, mut seen: Local<u64>, mut units: Query<&mut UnitView>) {
     if picture.generation == *seen {
@@ -475,7 +477,7 @@ fn retarget_units(picture: Res<Picture>, mut seen: Local<u64>, mut units: Query<
 impl UnitView {
     /// The label point on top of the prism or column as it stands now, world metres: where
     /// the map label goes and where the render check samples the unit's colour.
-    pub fn label_world(&self, ext: &crate::config::ExtrusionConfig) -> Vec3 {
+    pub fn label_world(&self, ext: &ExtrusionConfig) -> Vec3 {
         Vec3::new(self.label_xz.x, view_height(self, ext, self.transition.shown), self.label_xz.y)
     }
 }
@@ -483,60 +485,70 @@ impl UnitView {
 /// Height in metres of a unit's prism or column: areas follow the extrusion rule; point units
 /// (bureau columns) rise 1.5× as fast from 400 m higher, so they stand clear of the prisms
 /// around them.
-pub fn view_height(unit: &UnitView, ext: &crate::config::ExtrusionConfig, shown: Option<f32>) -> f32 {
+pub fn view_height(unit: &UnitView, ext: &ExtrusionConfig, shown: Option<f32>) -> f32 {
     let h = ext.height_m(shown.unwrap_or(0.0));
     if unit.point { 400.0 + 1.5 * h } else { h }
 }
 
-/// Palette mode: moves every transition forward and applies height and palette colour.
-fn ease_units_palette(
-    time: Res<Time>,
+/// Moves every transition and pulse forward by the frame time.
+fn step_units(time: Res<Time>, settings: Res<Settings>, mut units: Query<&mut UnitView>) {
+    let ease_s = settings.config.extrusion.ease_s;
+    let dt = time.delta_secs();
+    for mut unit in &mut units {
+        unit.transition.step(dt, ease_s);
+        unit.pulse.step(dt);
+    }
+}
+
+/// While a unit eases or pulses, the next frame is wanted at once.
+fn ask_while_moving(units: Query<&UnitView>, mut redraw: ResMut<Redraw>) {
+    if units.iter().any(|u| u.transition.shown != u.transition.target() || u.pulse.amplitude > 0.0) {
+        redraw.animate();
+    }
+}
+
+/// Palette mode: applies each unit's height and palette colour.
+fn apply_palette(
     picture: Res<Picture>,
     settings: Res<Settings>,
     palette: Res<Palette>,
-    mut units: Query<(&mut UnitView, &mut Transform, &mut MeshMaterial3d<StandardMaterial>)>,
+    mut units: Query<(&UnitView, &mut Transform, &mut MeshMaterial3d<StandardMaterial>)>,
     mut borders: Query<&mut Transform, Without<UnitView>>,
 ) {
     let ext = &settings.config.extrusion;
-    let dt = time.delta_secs();
-    for (mut unit, mut transform, mut material) in &mut units {
-        let shown = unit.transition.step(dt, ext.ease_s);
-        unit.pulse.step(dt);
-        let height = view_height(&unit, ext, shown);
+    for (unit, mut transform, mut material) in &mut units {
+        let height = view_height(unit, ext, unit.transition.shown);
         if transform.scale.y != height {
             transform.scale.y = height;
             if let Some(mut b) = unit.border.and_then(|e| borders.get_mut(e).ok()) {
                 b.scale.y = height;
             }
         }
-        let handle = palette.for_score(shown, picture.freshness == Freshness::Stale);
+        let handle = palette.for_score(unit.transition.shown, picture.freshness == Freshness::Stale);
         if material.0 != *handle {
             material.0 = handle.clone();
         }
     }
 }
 
-/// Merged mode: moves every transition and pulse forward and writes the per-unit buffer, only
-/// when a value changed (an idle wall uploads nothing).
-fn ease_units_merged(
-    time: Res<Time>,
+/// Merged mode: writes the per-unit buffer, only when a value changed (an idle wall uploads
+/// nothing), and the materials' stale flag when freshness turns.
+fn write_unit_buffer(
     picture: Res<Picture>,
     settings: Res<Settings>,
     selection: Res<Selection>,
     mut buffer: ResMut<UnitBuffer>,
     mut buffers: ResMut<Assets<ShaderBuffer>>,
     mut materials: ResMut<Assets<UnitMaterial>>,
-    mut units: Query<&mut UnitView>,
+    units: Query<&UnitView>,
 ) {
     let ext = &settings.config.extrusion;
-    let dt = time.delta_secs();
     let mut changed = false;
-    for mut unit in &mut units {
-        let shown = unit.transition.step(dt, ext.ease_s);
-        let pulse = unit.pulse.step(dt);
+    for unit in &units {
+        let shown = unit.transition.shown;
         let selected = selection.unit.as_deref() == Some(unit.id.as_str());
-        let value = Vec4::new(view_height(&unit, ext, shown), shown.unwrap_or(-1.0), pulse, if selected { 1.0 } else { 0.0 });
-        let slot = &mut buffer.values[unit.index as usize];
+        let value = Vec4::new(view_height(unit, ext, shown), shown.unwrap_or(-1.0), unit.pulse.value(), if selected { 1.0 } else { 0.0 });
+        let Some(slot) = buffer.values.get_mut(unit.index as usize) else { continue };
         if *slot != value {
             *slot = value;
             changed = true;

@@ -1,12 +1,17 @@
-//! The egui overlay: CJK font, header (title, clock, data source), legend, and unit labels.
+//! The egui overlay's base: the CJK font, the UI zoom, the header (title, clock, data source
+//! and its freshness), the legend, the stale watermark and the render check's glyph probe.
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
+use super::demo::DemoFeed;
 use super::i18n::{self, T, UiLang};
-use super::live::{Freshness, LiveFeed};
-use super::scene::UnitView;
-use super::{MapResource, Picture, Settings, Source};
+use super::live::LiveFeed;
+use super::map::MapResource;
+use super::picture::{Freshness, Picture, Settings, Source};
+use super::schedule::AppSystems;
+use super::theme;
+use super::tour::Tour;
 use crate::feed::live::ConnState;
 use crate::model::Level;
 
@@ -21,13 +26,19 @@ pub struct FontChoice {
     pub cjk: bool,
 }
 
-pub(super) fn plugin(app: &mut App) {
-    app.add_systems(EguiPrimaryContextPass, (install_fonts, ui_scale, header_ui, legend_ui, labels_ui, stale_watermark_ui, glyph_probe_ui).chain().in_set(UiSystems));
+/// Installs the fonts (the CJK font when `cjk_font`) and draws the base overlay.
+pub(super) fn plugin(cjk_font: bool) -> impl Fn(&mut App) {
+    move |app: &mut App| {
+        app.insert_resource(FontChoice { cjk: cjk_font }).add_systems(
+            EguiPrimaryContextPass,
+            (
+                (install_fonts, ui_scale).chain().in_set(AppSystems::UiSetup),
+                (header_ui, legend_ui, stale_watermark_ui.run_if(resource_exists::<LiveFeed>), glyph_probe_ui.run_if(resource_exists::<GlyphProbe>))
+                    .in_set(AppSystems::Ui),
+            ),
+        );
+    }
 }
-
-/// The base overlay (fonts, scale, header, legend, labels), drawn before the panels.
-#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct UiSystems;
 
 /// The UI scale for a window `height` logical pixels tall: the configured factor, or with
 /// 0 (auto) height / 1080, at least 1 — so panels keep their share of a 4K or 8K wall.
@@ -77,9 +88,7 @@ fn install_fonts(mut contexts: EguiContexts, choice: Res<FontChoice>, map: Res<M
     } else if *frame == 3 {
         // Glyph coverage of every unit name (case 021): list each missing code point once.
         let font = egui::FontId::proportional(14.0);
-        let mut missing: Vec<char> = ctx.fonts_mut(|f| {
-            map.data.units.iter().flat_map(|u| u.name.chars()).filter(|&c| !f.has_glyph(&font, c)).collect()
-        });
+        let mut missing: Vec<char> = ctx.fonts_mut(|f| map.data.units.iter().flat_map(|u| u.name.chars()).filter(|&c| !f.has_glyph(&font, c)).collect());
         missing.sort_unstable();
         missing.dedup();
         if !missing.is_empty() {
@@ -90,69 +99,78 @@ fn install_fonts(mut contexts: EguiContexts, choice: Res<FontChoice>, map: Res<M
     Ok(())
 }
 
-/// Accent (cyan).
-pub const ACCENT: egui::Color32 = egui::Color32::from_rgb(0x5c, 0xd6, 0xff);
-const LIVE_GREEN: egui::Color32 = egui::Color32::from_rgb(0x4c, 0xe0, 0x8a);
-const DELAY_AMBER: egui::Color32 = egui::Color32::from_rgb(0xf0, 0xb0, 0x40);
-/// Alarm red.
-pub const STALE_RED: egui::Color32 = egui::Color32::from_rgb(0xff, 0x5a, 0x5a);
-/// Secondary text.
-pub const DIM: egui::Color32 = egui::Color32::from_rgb(0x8a, 0x96, 0xad);
-/// Panel background.
-pub const PANEL_FILL: egui::Color32 = egui::Color32::from_rgb(6, 12, 26);
-
-fn header_ui(mut contexts: EguiContexts, picture: Res<Picture>, map: Res<MapResource>, lang: Res<UiLang>, live: Option<Res<LiveFeed>>, tour: Res<super::interact::Tour>) -> Result {
+fn header_ui(
+    mut contexts: EguiContexts,
+    picture: Res<Picture>,
+    map: Res<MapResource>,
+    lang: Res<UiLang>,
+    live: Option<Res<LiveFeed>>,
+    tour: Option<Res<Tour>>,
+) -> Result {
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
-    let frame = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(6, 12, 26, 235)).inner_margin(egui::Margin::symmetric(16, 8));
+    let frame = egui::Frame::new().fill(theme::egui_alpha(theme::PANEL_FILL, 235)).inner_margin(egui::Margin::symmetric(16, 8));
     let width = ctx.content_rect().width();
     egui::Area::new("header".into()).anchor(egui::Align2::LEFT_TOP, egui::vec2(0.0, 0.0)).show(ctx, |ui| {
         frame.show(ui, |ui| {
-        ui.set_width(width - 32.0);
-        ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(T::Title.get(lang)).size(24.0).strong().color(egui::Color32::WHITE));
-            if width > 1400.0 {
-                ui.label(egui::RichText::new("Situation Wall").size(14.0).color(DIM));
-            }
-            if map.schematic {
-                ui.add_space(12.0);
-                ui.label(egui::RichText::new(format!(" {} ", T::Schematic.get(lang))).size(13.0).color(egui::Color32::BLACK).background_color(egui::Color32::from_rgb(0xe8, 0xb0, 0x4a)));
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let clock = picture.clock.map(|c| c.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "—".into());
-                let (source, colour) = match &picture.source {
-                    Source::Demo { speed } => (format!("{} ×{} · {clock}", T::Demo.get(lang), fmt_speed(*speed)), ACCENT),
-                    Source::Live { .. } => match (&live, picture.freshness) {
-                        (Some(l), _) if matches!(l.conn, ConnState::Unauthorized(_)) => (T::Unauthorised.get(lang).to_owned(), STALE_RED),
-                        (_, Freshness::Live) => (format!("{} · {clock}", T::Live.get(lang)), LIVE_GREEN),
-                        (_, Freshness::Delayed) => (format!("{} · {clock}", T::Delayed.get(lang)), DELAY_AMBER),
-                        (_, Freshness::Stale) => (format!("{} · {clock}", T::Stale.get(lang)), STALE_RED),
-                    },
-                };
-                ui.label(egui::RichText::new(source).size(15.0).color(colour));
-                if let Some(l) = &live {
-                    let conn = match &l.conn {
-                        ConnState::Connecting => T::Connecting.get(lang).to_owned(),
-                        ConnState::Live => "SSE".to_owned(),
-                        ConnState::Polling => T::Polling.get(lang).to_owned(),
-                        ConnState::Retrying { reason, retry_in } => {
-                            let short: String = reason.chars().take(40).collect();
-                            let cut = if short.len() < reason.len() { "…" } else { "" };
-                            format!("{} {retry_in:.0} s · {short}{cut}", T::RetryIn.get(lang))
-                        }
-                        ConnState::Unauthorized(_) => "401".to_owned(),
+            ui.set_width(width - 32.0);
+            ui.horizontal(|ui| {
+                ui.label(egui::RichText::new(T::Title.get(lang)).size(24.0).strong().color(egui::Color32::WHITE));
+                if width > 1400.0 {
+                    ui.label(egui::RichText::new("Situation Wall").size(14.0).color(theme::egui(theme::DIM)));
+                }
+                if map.schematic {
+                    ui.add_space(12.0);
+                    ui.label(
+                        egui::RichText::new(format!(" {} ", T::Schematic.get(lang)))
+                            .size(13.0)
+                            .color(egui::Color32::BLACK)
+                            .background_color(theme::egui(theme::SCHEMATIC_BADGE)),
+                    );
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let clock = picture.clock.map(|c| c.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "—".into());
+                    let (source, colour) = match &picture.source {
+                        Source::Demo { speed } => (format!("{} ×{} · {clock}", T::Demo.get(lang), fmt_speed(*speed)), theme::egui(theme::ACCENT)),
+                        Source::Live { .. } => match (&live, picture.freshness) {
+                            (Some(l), _) if matches!(l.conn, ConnState::Unauthorized(_)) => {
+                                (T::Unauthorised.get(lang).to_owned(), theme::egui(theme::ALARM_RED))
+                            }
+                            (_, Freshness::Live) => (format!("{} · {clock}", T::Live.get(lang)), theme::egui(theme::GOOD_GREEN)),
+                            (_, Freshness::Delayed) => (format!("{} · {clock}", T::Delayed.get(lang)), theme::egui(theme::AMBER)),
+                            (_, Freshness::Stale) => (format!("{} · {clock}", T::Stale.get(lang)), theme::egui(theme::ALARM_RED)),
+                        },
                     };
-                    ui.label(egui::RichText::new(conn).size(12.0).color(DIM));
-                }
-                ui.add_space(16.0);
-                let secs = picture.clock.map(|c| c.format("%H:%M:%S").to_string()).unwrap_or_default();
-                ui.label(egui::RichText::new(secs).size(22.0).monospace().color(egui::Color32::WHITE));
-                if tour.active {
-                    ui.add_space(8.0);
-                    ui.label(egui::RichText::new(format!(" {} ", T::Tour.get(lang))).size(13.0).color(egui::Color32::BLACK).background_color(ACCENT));
-                }
+                    ui.label(egui::RichText::new(source).size(15.0).color(colour));
+                    if let Some(l) = &live {
+                        let conn = match &l.conn {
+                            ConnState::Connecting => T::Connecting.get(lang).to_owned(),
+                            ConnState::Live => "SSE".to_owned(),
+                            ConnState::Polling => T::Polling.get(lang).to_owned(),
+                            ConnState::Retrying { reason, retry_in } => {
+                                let short: String = reason.chars().take(40).collect();
+                                let cut = if short.len() < reason.len() { "…" } else { "" };
+                                format!("{} {retry_in:.0} s · {short}{cut}", T::RetryIn.get(lang))
+                            }
+                            ConnState::Unauthorized(_) => "401".to_owned(),
+                            ConnState::FeedError { restart_in, .. } => format!("{} · {restart_in:.0} s", T::FeedError.get(lang)),
+                        };
+                        ui.label(egui::RichText::new(conn).size(12.0).color(theme::egui(theme::DIM)));
+                    }
+                    ui.add_space(16.0);
+                    let secs = picture.clock.map(|c| c.format("%H:%M:%S").to_string()).unwrap_or_default();
+                    ui.label(egui::RichText::new(secs).size(22.0).monospace().color(egui::Color32::WHITE));
+                    if tour.is_some_and(|t| t.active) {
+                        ui.add_space(8.0);
+                        ui.label(
+                            egui::RichText::new(format!(" {} ", T::Tour.get(lang)))
+                                .size(13.0)
+                                .color(egui::Color32::BLACK)
+                                .background_color(theme::egui(theme::ACCENT)),
+                        );
+                    }
+                });
             });
-        });
         });
     });
     Ok(())
@@ -162,17 +180,12 @@ fn fmt_speed(speed: f64) -> String {
     if (speed - speed.round()).abs() < 1e-9 { format!("{speed:.0}") } else { format!("{speed:.1}") }
 }
 
-/// An egui colour from sRGB components 0–1.
-pub fn colour32([r, g, b]: [f32; 3]) -> egui::Color32 {
-    egui::Color32::from_rgb((r * 255.0).round() as u8, (g * 255.0).round() as u8, (b * 255.0).round() as u8)
-}
-
-fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapResource>, lang: Res<UiLang>, demo: Option<Res<super::DemoFeed>>) -> Result {
+fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapResource>, lang: Res<UiLang>, demo: Option<Res<DemoFeed>>) -> Result {
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
-    let bottom = if demo.is_some() { super::panels::TIMELINE_H + 24.0 } else { 16.0 };
-    let frame = egui::Frame::new().fill(egui::Color32::from_rgba_unmultiplied(6, 12, 26, 220)).inner_margin(12).corner_radius(6);
-    egui::Area::new("legend".into()).anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(16.0, -bottom)).show(ctx, |ui| {
+    let bottom = theme::bottom_clearance(demo.is_some());
+    let frame = egui::Frame::new().fill(theme::egui_alpha(theme::PANEL_FILL, 220)).inner_margin(12).corner_radius(6);
+    egui::Area::new("legend".into()).anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(theme::MARGIN, -bottom)).show(ctx, |ui| {
         frame.show(ui, |ui| {
             ui.label(egui::RichText::new(T::RiskScore.get(lang)).size(14.0).color(egui::Color32::WHITE));
             let (rect, _) = ui.allocate_exact_size(egui::vec2(260.0, 14.0), egui::Sense::hover());
@@ -181,101 +194,49 @@ fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapRe
             for i in 0..steps {
                 let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
                 let x1 = rect.left() + rect.width() * (i + 1) as f32 / steps as f32;
-                let c = colour32(settings.ramp.sample(100.0 * (i as f32 + 0.5) / steps as f32));
+                let c = theme::colour32(settings.ramp.sample(100.0 * (i as f32 + 0.5) / steps as f32));
                 painter.rect_filled(egui::Rect::from_x_y_ranges(x0..=x1 + 0.5, rect.y_range()), 0.0, c);
             }
             let levels = &settings.config.levels;
             for t in [0.0, levels.medium, levels.high, levels.critical, 100.0] {
                 let x = rect.left() + rect.width() * t / 100.0;
-                painter.line_segment([egui::pos2(x, rect.bottom()), egui::pos2(x, rect.bottom() + 4.0)], egui::Stroke::new(1.0, DIM));
-                painter.text(egui::pos2(x, rect.bottom() + 5.0), egui::Align2::CENTER_TOP, format!("{t:.0}"), egui::FontId::proportional(11.0), DIM);
+                painter.line_segment([egui::pos2(x, rect.bottom()), egui::pos2(x, rect.bottom() + 4.0)], egui::Stroke::new(1.0, theme::egui(theme::DIM)));
+                painter.text(
+                    egui::pos2(x, rect.bottom() + 5.0),
+                    egui::Align2::CENTER_TOP,
+                    format!("{t:.0}"),
+                    egui::FontId::proportional(11.0),
+                    theme::egui(theme::DIM),
+                );
             }
             ui.add_space(16.0);
             ui.horizontal(|ui| {
                 for level in Level::ALL {
                     let (lo, hi) = levels.range(level);
                     let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-                    ui.painter().rect_filled(r, 2.0, colour32(settings.ramp.sample((lo + hi) / 2.0)));
+                    ui.painter().rect_filled(r, 2.0, theme::colour32(settings.ramp.sample((lo + hi) / 2.0)));
                     ui.label(egui::RichText::new(format!("{} {lo:.0}–{hi:.0}", i18n::level(level, lang))).size(13.0).color(egui::Color32::WHITE));
                 }
             });
             let ext = &settings.config.extrusion;
-            ui.label(egui::RichText::new(format!("{} = {:.0} m + {:.0} m × {}", T::HeightRule.get(lang), ext.base_m, ext.metres_per_point, T::RiskScore.get(lang))).size(12.0).color(DIM));
+            ui.label(
+                egui::RichText::new(format!("{} = {:.0} m + {:.0} m × {}", T::HeightRule.get(lang), ext.base_m, ext.metres_per_point, T::RiskScore.get(lang)))
+                    .size(12.0)
+                    .color(theme::egui(theme::DIM)),
+            );
             if !map.bureaus.is_empty() {
                 let simulated = if map.bureaus.iter().any(|b| b.simulated) { format!(" ({})", T::SimulatedPositions.get(lang)) } else { String::new() };
-                ui.label(egui::RichText::new(format!("{} × {}{simulated}", T::Bureaus.get(lang), map.bureaus.len())).size(12.0).color(DIM));
+                ui.label(egui::RichText::new(format!("{} × {}{simulated}", T::Bureaus.get(lang), map.bureaus.len())).size(12.0).color(theme::egui(theme::DIM)));
             }
         });
     });
     Ok(())
 }
 
-fn labels_ui(
-    mut contexts: EguiContexts,
-    settings: Res<Settings>,
-    cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
-    units: Query<&UnitView>,
-    map: Res<MapResource>,
-) -> Result {
-    let ctx = contexts.ctx_mut()?;
-    let Ok((camera, cam_tf)) = cameras.single() else { return Ok(()) };
-    let painter = ctx.layer_painter(egui::LayerId::background());
-    // Viewport positions are logical window pixels; egui points are those over its zoom.
-    let zoom = ctx.zoom_factor();
-    let ext = &settings.config.extrusion;
-    for area in &map.context {
-        if let Some((x, y)) = area.label
-            && let Ok(pos) = camera.world_to_viewport(cam_tf, Vec3::new(x as f32, 40.0, -y as f32))
-        {
-            painter.text(egui::pos2(pos.x, pos.y) / zoom, egui::Align2::CENTER_CENTER, &area.name, egui::FontId::proportional(13.0), egui::Color32::from_rgb(0x3e, 0x4d, 0x6b));
-        }
-    }
-    // The riskiest units claim label space first (then the larger ones); a label that would
-    // overlap one already placed tries below, right and left of its point, and is left out
-    // when all are taken.
-    let font = egui::FontId::proportional(13.0);
-    let screen = ctx.content_rect();
-    let mut order: Vec<(&UnitView, egui::Pos2)> = units
-        .iter()
-        .filter(|u| !u.point)
-        .filter_map(|u| {
-            let p = camera.world_to_viewport(cam_tf, u.label_world(ext)).ok()? / zoom;
-            let p = egui::pos2(p.x, p.y);
-            screen.contains(p).then_some((u, p))
-        })
-        .collect();
-    order.sort_by(|(a, _), (b, _)| {
-        let (sa, sb) = (a.transition.shown.unwrap_or(-1.0), b.transition.shown.unwrap_or(-1.0));
-        sb.total_cmp(&sa).then(b.area_m2.total_cmp(&a.area_m2))
-    });
-    let mut placed: Vec<egui::Rect> = Vec::with_capacity(order.len().min(MAX_LABEL_CANDIDATES));
-    // On a map of thousands of units only the riskiest few hundred on screen are tried: more
-    // labels than that cannot be read, and each try checks every label already placed.
-    for (unit, pos) in order.into_iter().take(MAX_LABEL_CANDIDATES) {
-        let galley = painter.layout_no_wrap(short_name(&unit.name), font.clone(), egui::Color32::WHITE);
-        let size = galley.size();
-        // Just above or just below the point, so the point's own colour stays visible.
-        let candidates = [
-            egui::Rect::from_min_size(egui::pos2(pos.x - size.x / 2.0, pos.y - 6.0 - size.y), size),
-            egui::Rect::from_min_size(egui::pos2(pos.x - size.x / 2.0, pos.y + 6.0), size),
-            egui::Rect::from_min_size(egui::pos2(pos.x + 6.0, pos.y - size.y / 2.0), size),
-            egui::Rect::from_min_size(egui::pos2(pos.x - 6.0 - size.x, pos.y - size.y / 2.0), size),
-        ];
-        let Some(rect) = candidates.into_iter().find(|r| placed.iter().all(|p| !p.expand(1.0).intersects(*r))) else { continue };
-        placed.push(rect);
-        for d in [egui::vec2(-1.0, 0.0), egui::vec2(1.0, 0.0), egui::vec2(0.0, -1.0), egui::vec2(0.0, 1.0)] {
-            painter.galley_with_override_text_color(rect.min + d, galley.clone(), egui::Color32::from_black_alpha(220));
-        }
-        painter.galley(rect.min, galley, egui::Color32::WHITE);
-    }
-    Ok(())
-}
-
 /// Over a stale picture: a large watermark saying since when data stopped, so old data is
 /// never presented as live.
-fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: Option<Res<LiveFeed>>, lang: Res<UiLang>) -> Result {
+fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: Res<LiveFeed>, lang: Res<UiLang>) -> Result {
     let lang = lang.0;
-    let Some(live) = live else { return Ok(()) };
     if picture.freshness != Freshness::Stale {
         return Ok(());
     }
@@ -289,37 +250,25 @@ fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: O
         _ => format!("{} · {} {since}", T::DataInterrupted.get(lang), T::Since.get(lang)),
     };
     let centre = rect.center();
-    painter.text(centre, egui::Align2::CENTER_CENTER, title, egui::FontId::proportional((rect.width() / 18.0).clamp(28.0, 160.0)), egui::Color32::from_rgba_unmultiplied(255, 90, 90, 200));
+    painter.text(
+        centre,
+        egui::Align2::CENTER_CENTER,
+        title,
+        egui::FontId::proportional((rect.width() / 18.0).clamp(28.0, 160.0)),
+        theme::egui_alpha(theme::WATERMARK, 200),
+    );
     let sub = T::InterruptedSub.get(lang);
-    painter.text(centre + egui::vec2(0.0, (rect.width() / 24.0).clamp(24.0, 120.0)), egui::Align2::CENTER_CENTER, sub, egui::FontId::proportional((rect.width() / 60.0).clamp(14.0, 48.0)), egui::Color32::from_rgba_unmultiplied(255, 200, 200, 180));
+    painter.text(
+        centre + egui::vec2(0.0, (rect.width() / 24.0).clamp(24.0, 120.0)),
+        egui::Align2::CENTER_CENTER,
+        sub,
+        egui::FontId::proportional((rect.width() / 60.0).clamp(14.0, 48.0)),
+        theme::egui_alpha(theme::WATERMARK_SUB, 180),
+    );
     Ok(())
 }
 
-/// At most this many unit labels are tried per frame, riskiest first.
-pub const MAX_LABEL_CANDIDATES: usize = 400;
-
-/// Map labels longer than this many characters are cut with an ellipsis.
-pub const LABEL_MAX_CHARS: usize = 10;
-
-/// A unit name as its map label: at most [`LABEL_MAX_CHARS`] characters, the last one "…"
-/// when cut.
-pub fn short_name(name: &str) -> String {
-    truncate(name, LABEL_MAX_CHARS)
-}
-
-/// `name` cut to at most `max` characters (≥ 1), the last one "…" when cut.
-pub fn truncate(name: &str, max: usize) -> String {
-    if name.chars().count() <= max {
-        name.to_owned()
-    } else {
-        name.chars().take(max.saturating_sub(1)).chain(std::iter::once('…')).collect()
-    }
-}
-
-fn glyph_probe_ui(mut contexts: EguiContexts, probe: Option<Res<GlyphProbe>>) -> Result {
-    if probe.is_none() {
-        return Ok(());
-    }
+fn glyph_probe_ui(mut contexts: EguiContexts) -> Result {
     let ctx = contexts.ctx_mut()?;
     let screen = ctx.content_rect();
     let origin = glyph_probe_origin(screen.width(), screen.height());

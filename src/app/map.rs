@@ -1,0 +1,160 @@
+//! The loaded map as the app holds it ([`MapResource`]: units, bureaus, the context layer and
+//! the load warnings), how it is loaded from the options, and the one conversion between map
+//! metres and Bevy's world ([`world_from_map`], [`map_from_world`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use bevy::prelude::*;
+
+use crate::config::{self, MapConfig};
+use crate::geo::{self, LoadOptions, MapData, PointUnit};
+
+/// Logs the load warnings once the logger is up.
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(Startup, log_startup_warnings);
+}
+
+/// The loaded map and its context layer.
+#[derive(Resource)]
+pub struct MapResource {
+    /// The units.
+    pub data: MapData,
+    /// Whether this is the built-in schematic (labelled 示意图 on screen).
+    pub schematic: bool,
+    /// Dim context outlines (neighbouring districts) in the same projection.
+    pub context: Vec<ContextArea>,
+    /// Point units (bureaus, 委办局) in the same projection.
+    pub bureaus: Vec<PointUnit>,
+    /// Problems found while loading, logged once the app's logger is up.
+    pub warnings: Vec<String>,
+}
+
+/// A neighbouring district drawn as context.
+#[derive(Clone, Debug)]
+pub struct ContextArea {
+    /// Its name.
+    pub name: String,
+    /// Its polygons, projected metres.
+    pub polygons: Vec<::geo::Polygon<f64>>,
+    /// Where its name goes: an interior point of its first polygon, metres (computed once:
+    /// it costs milliseconds on a detailed outline).
+    pub label: Option<(f64, f64)>,
+}
+
+impl MapResource {
+    /// A map of `data` alone: not the schematic, no context, no bureaus, no warnings.
+    pub fn from_data(data: MapData) -> Self {
+        Self { data, schematic: false, context: Vec::new(), bureaus: Vec::new(), warnings: Vec::new() }
+    }
+
+    /// The display name of the unit or bureau `id`, or `id` itself when unknown.
+    pub fn unit_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.data
+            .units
+            .iter()
+            .map(|u| (&u.id, &u.name))
+            .chain(self.bureaus.iter().map(|b| (&b.id, &b.name)))
+            .find(|(i, _)| *i == id)
+            .map_or(id, |(_, n)| n.as_str())
+    }
+
+    /// `id`'s name for a narrow column: without the "朝阳区" prefix every bureau shares, cut
+    /// to `max` characters.
+    pub fn column_name(&self, id: &str, max: usize) -> String {
+        let name = self.unit_name(id);
+        crate::app::i18n::truncate(name.strip_prefix("朝阳区").filter(|n| !n.is_empty()).unwrap_or(name), max)
+    }
+
+    /// Whether `id` is a bureau (a point unit) rather than an area unit.
+    pub fn is_bureau(&self, id: &str) -> bool {
+        self.bureaus.iter().any(|b| b.id == id)
+    }
+
+    /// Every unit id: area units first, then bureaus.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.data.units.iter().map(|u| u.id.as_str()).chain(self.bureaus.iter().map(|b| b.id.as_str()))
+    }
+}
+
+/// World position (Bevy: x east, y up, z south) of map point `(x east, y north)` metres at
+/// height `height` metres. Map north is world −z, so the map reads north-up from the south.
+pub fn world_from_map((x, y): (f64, f64), height: f32) -> Vec3 {
+    let [wx, wy, wz] = geo::projection::world_from_map([x, y], height);
+    Vec3::new(wx, wy, wz)
+}
+
+/// Map point `(x east, y north)` metres of a world position (its height dropped): the
+/// inverse of [`world_from_map`].
+pub fn map_from_world(p: Vec3) -> (f64, f64) {
+    let [x, y] = geo::projection::map_from_world(p.to_array());
+    (x, y)
+}
+
+/// Loads the unit map (`map`, else `[map] file`, else the built-in schematic), its context
+/// layer and its bureaus. A context layer or bureau list that cannot be read is a warning,
+/// not an error: the map still shows.
+///
+/// # Errors
+/// When the unit map cannot be read or no unit loads.
+pub fn load_map(map: Option<&Path>, cfg: &MapConfig) -> anyhow::Result<MapResource> {
+    let default = config::resolve(config::DEFAULT_MAP.as_ref());
+    let path: PathBuf = match (map, &cfg.file) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(p)) => config::resolve(p),
+        (None, None) => default.clone(),
+    };
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    let schematic = same(&path, &default);
+    let data = geo::load_geojson_file(&path, &cfg.load_options()).with_context(|| format!("loading map {}", path.display()))?;
+    let mut warnings: Vec<String> = data.report.issues.iter().map(|i| format!("map {}: {i}", path.display())).collect();
+    anyhow::ensure!(!data.units.is_empty(), "map {} has no usable unit", path.display());
+    let mut context = Vec::new();
+    if let Some(ctx) = cfg.context.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+        let ctx_path = config::resolve(ctx);
+        let opts = LoadOptions { id_property: "adcode".into(), projection: Some(data.projection), ..LoadOptions::default() };
+        match geo::load_geojson_file(&ctx_path, &opts) {
+            Ok(c) => {
+                context = c
+                    .units
+                    .into_iter()
+                    .map(|u| {
+                        let label = u.polygons.first().and_then(::geo::InteriorPoint::interior_point).map(|p| (p.x(), p.y()));
+                        ContextArea { name: u.name, polygons: u.polygons, label }
+                    })
+                    .collect()
+            }
+            Err(e) => warnings.push(format!("context layer {}: {e}; drawing none", ctx_path.display())),
+        }
+    }
+    let mut bureaus = Vec::new();
+    if !cfg.bureaus.as_os_str().is_empty() {
+        let path = config::resolve(&cfg.bureaus);
+        match geo::load_point_units(&path, &data.projection) {
+            Ok((points, errors)) => {
+                warnings.extend(errors.into_iter().map(|e| format!("bureaus {}: {e}", path.display())));
+                bureaus = points;
+            }
+            Err(e) => warnings.push(format!("bureaus {}: {e}; showing none", path.display())),
+        }
+    }
+    Ok(MapResource { data, schematic, context, bureaus, warnings })
+}
+
+fn log_startup_warnings(map: Res<MapResource>) {
+    for w in &map.warnings {
+        warn!("{w}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn world_and_map_convert_both_ways_with_north_away_from_the_viewer() {
+        let w = world_from_map((1200.0, 3400.0), 50.0);
+        assert_eq!(w, Vec3::new(1200.0, 50.0, -3400.0), "north is world -z");
+        assert_eq!(map_from_world(w), (1200.0, 3400.0));
+    }
+}
