@@ -8,11 +8,7 @@ use clap::{Parser, Subcommand};
 
 use situation_wall::app::{self, CapturePlan, RunOptions};
 use situation_wall::config::{self, Config};
-use situation_wall::feed::Recording;
 use situation_wall::geo::{Crs, LoadOptions};
-use situation_wall::server::{self, ServeOptions};
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Situation Wall: Chaoyang District's cyber-security risk as an extruded 3D map.
 #[derive(Parser, Debug)]
@@ -115,6 +111,10 @@ enum Command {
         /// Property holding the name.
         #[arg(long, default_value = "name")]
         name_property: String,
+        /// Also write each unit's top and wall triangles in the local plane (east, north
+        /// metres) as JSON to this file.
+        #[arg(long)]
+        mesh_json: Option<PathBuf>,
     },
     /// Serve a recording through the /api/v1 contract (HTTP + Server-Sent Events), as a
     /// reference backend for demos and tests.
@@ -250,13 +250,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::CheckMap { file, crs, id_property, name_property }) => {
+        Some(Command::CheckMap { file, crs, id_property, name_property, mesh_json }) => {
             let crs = match crs {
                 CrsArg::Wgs84 => Crs::Wgs84,
                 CrsArg::Gcj02 => Crs::Gcj02,
             };
-            let (report, loaded) = situation_wall::cli::check_map(&file, &LoadOptions { id_property, name_property, crs, projection: None })?;
+            let options = LoadOptions { id_property, name_property, crs, projection: None };
+            let (report, loaded) = situation_wall::cli::check_map(&file, &options)?;
             print!("{report}");
+            if let Some(out) = mesh_json {
+                let json = situation_wall::cli::mesh_json(&file, &options)?;
+                std::fs::write(&out, json).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+            }
             Ok(if loaded > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Some(Command::Simulate { seed, hours, out, start, map, bureaus }) => {
@@ -272,13 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let map = situation_wall::geo::synthetic::synthetic_map(units, seed);
             std::fs::write(&out, &map.geojson).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
             let s = &map.stats;
-            println!(
-                "wrote {} units ({} outer vertices, {} holes) to {}",
-                s.units,
-                s.outer_vertices,
-                s.holes,
-                out.display()
-            );
+            println!("wrote {} units ({} outer vertices, {} holes) to {}", s.units, s.outer_vertices, s.holes, out.display());
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Bench { map, synthetic, seed, iterations, id_property, csv }) => {
@@ -303,106 +302,74 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Record { from, out, seconds }) => {
             let config = Config::load(cli.config.as_deref())?;
-            let options = config.live.options(&from)?;
-            let file = std::fs::File::create(&out).map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;
-            let mut recorder = situation_wall::feed::record::Recorder::new(std::io::BufWriter::new(file), "chaoyang-110105", &format!("recorded from {from} by situation-wall record"));
-            let rx = situation_wall::feed::live::spawn(options, None);
-            let until = seconds.map(|s| std::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-            let mut written = 0usize;
-            let mut refused = false;
-            loop {
-                if until.is_some_and(|u| std::time::Instant::now() >= u) {
-                    break;
-                }
-                match rx.recv_timeout(Duration::from_millis(200)) {
-                    Ok(situation_wall::feed::live::FeedMsg::State(s)) => {
-                        refused |= matches!(s, situation_wall::feed::live::ConnState::Unauthorized(_));
-                        eprintln!("record: {s:?}");
-                    }
-                    Ok(situation_wall::feed::live::FeedMsg::Failed(f)) => eprintln!("record: {f}"),
-                    Ok(situation_wall::feed::live::FeedMsg::Contact | situation_wall::feed::live::FeedMsg::Rejected { .. }) => {}
-                    Ok(m) => {
-                        recorder.record(&m)?;
-                        written += 1;
-                    }
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-                }
+            let outcome = situation_wall::cli::record::record(&config, &from, &out, seconds)?;
+            println!("recorded {} messages to {}", outcome.written, out.display());
+            if outcome.written == 0 {
+                eprintln!("record: nothing was recorded{}", if outcome.refused { " (the server refused our credentials)" } else { "" });
+                return Ok(ExitCode::FAILURE);
             }
-            println!("recorded {written} messages to {}", out.display());
-            if written == 0 {
-                eprintln!("record: nothing was recorded{}", if refused { " (the server refused our credentials)" } else { "" });
+            if outcome.feed_errors > 0 {
+                eprintln!("record: the feed client failed {} time(s) and was restarted; the recording may have gaps", outcome.feed_errors);
                 return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Serve { recording, addr, speed, map, token_env, retain_events }) => {
-            anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be a positive number");
-            let recording = recording.unwrap_or_else(|| config::resolve(config::DEFAULT_RECORDING.as_ref()));
-            let map = map.unwrap_or_else(|| config::resolve(config::DEFAULT_MAP.as_ref()));
-            let rec = Recording::read(&recording).map_err(|e| anyhow::anyhow!("reading {}: {e}", recording.display()))?;
-            for e in rec.errors.iter().take(20) {
-                eprintln!("recording {}: {e}", recording.display());
-            }
-            let bureaus = config::resolve(config::DEFAULT_BUREAUS.as_ref());
-            let units = situation_wall::cli::unit_infos(&map, bureaus.exists().then_some(bureaus.as_path()))?;
-            let token = match token_env {
-                Some(var) => {
-                    let t = std::env::var(&var).map_err(|_| anyhow::anyhow!("--token-env {var}: variable not set"))?;
-                    anyhow::ensure!(!t.trim().is_empty(), "--token-env {var}: the token is empty");
-                    Some(t.trim().to_owned())
-                }
-                None => None,
-            };
-            let options = ServeOptions { recording: Arc::new(rec), units, speed, looping: true, token, retain_events, keep_alive: Duration::from_secs(15), anchor: None };
-            let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(async move {
-                let handle = server::start(options, addr).await?;
-                println!("serving {} at http://{}/api/v1 (×{speed})", recording.display(), handle.addr);
-                handle.wait().await;
-                anyhow::Ok(())
-            })?;
+            situation_wall::cli::serve::serve(situation_wall::cli::serve::ServeArgs { recording, addr, speed, map, token_env, retain_events })?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let mut config = match &cli.profile {
-                Some(p) => Config::load_with_profile(cli.config.as_deref(), p)?,
-                None => Config::load(cli.config.as_deref())?,
-            };
-            if let Some(r) = cli.renderer {
-                config.render.mode = match r {
-                    RendererArg::Merged => config::RenderMode::Merged,
-                    RendererArg::Palette => config::RenderMode::Palette,
-                };
-            }
-            if let Some((width, height)) = cli.window {
-                anyhow::ensure!(width >= 320 && height >= 240, "--window must be at least 320x240");
-                config.window.width = width;
-                config.window.height = height;
-            }
-            let recording = cli.recording.unwrap_or_else(|| config::resolve(&config.demo.recording));
-            let speed = cli.speed.unwrap_or(config.demo.speed);
-            anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be a positive number");
-            let capture = cli.screenshot.map(|path| CapturePlan { path, frames: cli.frames, glyph_probe: cli.glyph_probe });
-            anyhow::ensure!(cli.seek_hours.is_finite() && cli.seek_hours >= 0.0, "--seek-hours must be >= 0");
-            let url = cli.live.clone().unwrap_or_else(|| config.live.url.clone());
-            let live = if url.is_empty() { None } else { Some(config.live.options(&url)?) };
-            app::run(RunOptions { config, map: cli.map, recording, live, record: cli.record, speed, seek_s: cli.seek_hours * 3600.0, capture,
-                cjk_font: !cli.no_cjk_font,
-                select: cli.select,
-                paused: cli.paused,
-                empty_scene: cli.empty_scene,
-                perf: app::perf::PerfOptions {
-                    frame_stats: cli.frame_stats,
-                    warmup: cli.warmup,
-                    stats_out: cli.stats_out,
-                    churn: cli.churn,
-                    soak_csv: cli.soak_csv,
-                    soak_sample_s: cli.soak_sample_s,
-                    exit_after_s: cli.exit_after_s,
-                },
-            })?;
+            app::run(wall_options(cli)?)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The wall's options from the command line and the configuration (with its profile).
+fn wall_options(cli: Cli) -> anyhow::Result<RunOptions> {
+    let mut config = match &cli.profile {
+        Some(p) => Config::load_with_profile(cli.config.as_deref(), p)?,
+        None => Config::load(cli.config.as_deref())?,
+    };
+    if let Some(r) = cli.renderer {
+        config.render.mode = match r {
+            RendererArg::Merged => config::RenderMode::Merged,
+            RendererArg::Palette => config::RenderMode::Palette,
+        };
+    }
+    if let Some((width, height)) = cli.window {
+        anyhow::ensure!(width >= 320 && height >= 240, "--window must be at least 320x240");
+        config.window.width = width;
+        config.window.height = height;
+    }
+    let recording = cli.recording.unwrap_or_else(|| config::resolve(&config.demo.recording));
+    let speed = cli.speed.unwrap_or(config.demo.speed);
+    anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be a positive number");
+    let capture = cli.screenshot.map(|path| CapturePlan { path, frames: cli.frames, glyph_probe: cli.glyph_probe });
+    anyhow::ensure!(cli.seek_hours.is_finite() && cli.seek_hours >= 0.0, "--seek-hours must be >= 0");
+    let url = cli.live.clone().unwrap_or_else(|| config.live.url.clone());
+    let live = if url.is_empty() { None } else { Some(config.live.options(&url)?) };
+    Ok(RunOptions {
+        config,
+        map: cli.map,
+        recording,
+        live,
+        record: cli.record,
+        speed,
+        seek_s: cli.seek_hours * 3600.0,
+        capture,
+        cjk_font: !cli.no_cjk_font,
+        select: cli.select,
+        paused: cli.paused,
+        empty_scene: cli.empty_scene,
+        perf: app::measure::PerfOptions {
+            frame_stats: cli.frame_stats,
+            warmup: cli.warmup,
+            stats_out: cli.stats_out,
+            churn: cli.churn,
+            soak_csv: cli.soak_csv,
+            soak_sample_s: cli.soak_sample_s,
+            exit_after_s: cli.exit_after_s,
+        },
+    })
 }
