@@ -1,5 +1,6 @@
 //! Window-less commands: `check-map` and `simulate`.
 
+pub mod ingest;
 pub mod record;
 pub mod serve;
 

@@ -110,6 +110,26 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_by_received ON events (received);
     ",
+    // 2: clears. A score row whose parts are all NULL is a clear (`"total": null`): the unit
+    // has no data from `t` on. SQLite cannot drop NOT NULL in place, so both tables are rebuilt.
+    r"
+    ALTER TABLE scores RENAME TO scores_v1;
+    CREATE TABLE scores (
+        unit TEXT NOT NULL, t INTEGER NOT NULL,
+        total REAL, threat REAL, asset REAL, compliance REAL,
+        PRIMARY KEY (unit, t)
+    ) WITHOUT ROWID;
+    INSERT INTO scores (unit, t, total, threat, asset, compliance) SELECT unit, t, total, threat, asset, compliance FROM scores_v1;
+    DROP TABLE scores_v1;
+
+    ALTER TABLE current_scores RENAME TO current_scores_v1;
+    CREATE TABLE current_scores (
+        unit TEXT PRIMARY KEY, t INTEGER NOT NULL,
+        total REAL, threat REAL, asset REAL, compliance REAL
+    ) WITHOUT ROWID;
+    INSERT INTO current_scores (unit, t, total, threat, asset, compliance) SELECT unit, t, total, threat, asset, compliance FROM current_scores_v1;
+    DROP TABLE current_scores_v1;
+    ",
 ];
 
 /// What went wrong with the store. Every variant's message names the database (its path, or
@@ -207,12 +227,16 @@ fn ctx<'a>(path: &'a str, what: &'static str) -> impl FnOnce(rusqlite::Error) ->
 
 /// One validated record of the ingest format: a JSON object whose `"type"` is `score`,
 /// `alert`, `status` or `detail`. Fields not listed are ignored (so the platform may send
-/// more); `null` counts as absent. Unit ids may be strings or integers (`110105001` and
+/// more); `null` counts as absent, except a score's `total`, where it makes the record a
+/// [`ClearRecord`]. Unit ids may be strings or integers (`110105001` and
 /// `"110105001"` are the same unit). Times are RFC 3339 strings with an offset.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
     /// `"type": "score"`.
     Score(ScoreRecord),
+    /// `"type": "score"` with `"total": null`: the unit has no data from `time` on (the
+    /// contract's payload rule 2).
+    Clear(ClearRecord),
     /// `"type": "alert"`.
     Alert(AlertRecord),
     /// `"type": "status"`.
@@ -237,6 +261,19 @@ pub struct ScoreRecord {
     pub asset: f64,
     /// `compliance`: compliance gap (合规; higher is worse), finite, 0–100.
     pub compliance: f64,
+}
+
+/// A clear: a `score` record whose `total` is `null` (present and null; an absent `total` is a
+/// missing field). From `time` on the unit has no data: the snapshot lists it with a null total
+/// until a newer score. Its other parts are ignored (null, absent or numbers). Idempotency key:
+/// `unit` + `time`, shared with scores, so a score and a clear for the same instant are one
+/// record (the first one stored wins).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClearRecord {
+    /// `unit`: unit id (string or integer), at most [`MAX_ID_CHARS`] characters.
+    pub unit: String,
+    /// `time`: from when the unit has no data, RFC 3339 with offset.
+    pub time: DateTime<FixedOffset>,
 }
 
 /// A security alert (告警) on a unit. Idempotency key: `id` (the first one stored wins; later
@@ -468,6 +505,9 @@ impl Record {
         let kind = f.required("type")?;
         let Value::String(kind) = kind else { return Err(f.wrong("type", "a string", kind)) };
         match kind.as_str() {
+            "score" if map.get("total").is_some_and(Value::is_null) => {
+                Ok(Record::Clear(ClearRecord { unit: f.unit("unit", known_unit)?, time: f.time("time")? }))
+            }
             "score" => Ok(Record::Score(ScoreRecord {
                 unit: f.unit("unit", known_unit)?,
                 time: f.time("time")?,
@@ -596,15 +636,27 @@ impl CurrentScore {
     }
 }
 
+/// A unit whose newest sample is a clear: it has no data since `time`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClearedUnit {
+    /// Unit id.
+    pub unit: String,
+    /// When it was cleared (RFC 3339, +08:00).
+    pub time: DateTime<FixedOffset>,
+}
+
 /// What `GET /api/v1/scores` serves.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Snapshot {
-    /// Newest score time over all units; `None` before the first score.
+    /// Newest score or clear time over all units; `None` before the first.
     pub as_of: Option<DateTime<FixedOffset>>,
     /// Newest event id reflected here (0 before the first event): resume the stream after it.
     pub last_event_id: u64,
-    /// Every unit's current score, by unit id.
+    /// Every unit's current score, by unit id (units whose newest sample is a clear are in
+    /// `cleared` instead).
     pub scores: Vec<CurrentScore>,
+    /// Units whose newest sample is a clear, by unit id: served with a null total.
+    pub cleared: Vec<ClearedUnit>,
 }
 
 /// Incidents of one unit, as of a given time.
@@ -662,15 +714,17 @@ pub struct UnitDetail {
 pub struct HistoryPoint {
     /// The sample's time, an hourly mean's hour start, or a bucket's start (RFC 3339, +08:00).
     pub t: DateTime<FixedOffset>,
-    /// Mean overall risk, 0–100.
-    pub total: f64,
-    /// Mean threat operations, 0–100.
-    pub threat: f64,
-    /// Mean asset risk, 0–100.
-    pub asset: f64,
-    /// Mean compliance gap, 0–100.
-    pub compliance: f64,
-    /// Raw samples behind this point (1 for a raw sample; more for hourly means and buckets).
+    /// Mean overall risk, 0–100; `None` (JSON `null`) for a gap: a clear, the unit had no data
+    /// from `t` on.
+    pub total: Option<f64>,
+    /// Mean threat operations, 0–100; `None` for a gap.
+    pub threat: Option<f64>,
+    /// Mean asset risk, 0–100; `None` for a gap.
+    pub asset: Option<f64>,
+    /// Mean compliance gap, 0–100; `None` for a gap.
+    pub compliance: Option<f64>,
+    /// Raw scores behind this point (1 for a raw score; more for hourly means and buckets; 0
+    /// for a gap).
     pub samples: u64,
 }
 
@@ -826,6 +880,8 @@ pub struct Store {
     /// The file's path as shown in errors, or `:memory:`.
     location: String,
     path: Option<PathBuf>,
+    /// Most events kept ([`Store::set_event_limit`]).
+    event_limit: Option<u64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -909,7 +965,7 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "FULL").map_err(ctx(loc, "setting synchronous=FULL"))?;
         conn.set_prepared_statement_cache_capacity(64);
-        let mut store = Store { conn, location, path: path.map(Path::to_path_buf) };
+        let mut store = Store { conn, location, path: path.map(Path::to_path_buf), event_limit: None };
         store.migrate(version)?;
         Ok(store)
     }
@@ -951,14 +1007,15 @@ impl Store {
     /// stored (also earlier in the same batch) counts as a duplicate and changes nothing.
     /// Late and out-of-order records are stored but never override newer state: a unit's
     /// current score is its newest by time, an alert's status that of its newest status change
-    /// (by time; at equal times the later arrival, as the wall's client does). Scores older
+    /// (by time; at equal times the later arrival, as the wall's client does). A clear
+    /// ([`ClearRecord`]) is a sample like a score: newest wins both ways. Scores and clears older
     /// than the retention horizon (see [`Store::apply_retention`]) are refused.
     ///
     /// Every accepted record appends events, in record order, with `received` as their time for
     /// retention:
     /// * `score`: accepted scores grouped by time, one event per distinct time, placed where
     ///   the first score of that time was: `{"as_of": time, "scores": [{"unit", "total",
-    ///   "threat", "asset", "compliance"}]}`;
+    ///   "threat", "asset", "compliance"}]}`, a clear as `{"unit", "total": null}`;
     /// * `alert`: the alert as the model's `Alert` serialises (`id, unit, time, severity,
     ///   category, title, status`, the status being the current one, which includes status
     ///   changes that arrived before the alert), plus `analysis` when sent;
@@ -988,72 +1045,84 @@ impl Store {
         }
         let mut pending: Vec<Pending> = Vec::new();
         let mut groups: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
-        // Each unit's newest score in this batch: (time, total, threat, asset, compliance).
-        let mut newest: HashMap<String, (i64, [f64; 4])> = HashMap::new();
+        // Each unit's newest sample in this batch: (time, [total, threat, asset, compliance]),
+        // `None` for a clear.
+        let mut newest: HashMap<String, (i64, Option<[f64; 4]>)> = HashMap::new();
         {
             let mut insert_score = tx
                 .prepare_cached("INSERT INTO scores (unit, t, total, threat, asset, compliance) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")
                 .map_err(ctx(loc, "preparing the score insert"))?;
             for (index, record) in parsed.into_iter().enumerate() {
                 let Some(record) = record else { continue };
-                match record {
-                    Record::Score(s) => {
-                        let t = micros(&s.time);
-                        if let Some(h) = horizon
-                            && t < h
-                        {
-                            let reason = format!(
-                                "`time` {} is before the retention horizon {} (older scores are kept as hourly means only)",
-                                s.time.to_rfc3339(),
-                                show_time(h)
-                            );
-                            report.rejected.push(Rejection { index, reason });
-                            continue;
-                        }
-                        let parts = [s.total, s.threat, s.asset, s.compliance];
-                        let n = insert_score.execute(params![s.unit, t, parts[0], parts[1], parts[2], parts[3]]).map_err(ctx(loc, "storing a score"))?;
-                        if n == 0 {
-                            report.duplicate += 1;
-                            continue;
-                        }
-                        report.accepted += 1;
-                        let item = json!({"unit": s.unit, "total": s.total, "threat": s.threat, "asset": s.asset, "compliance": s.compliance});
-                        groups
-                            .entry(t)
-                            .or_insert_with(|| {
-                                pending.push(Pending::Scores(t));
-                                Vec::new()
-                            })
-                            .push(item);
-                        match newest.get_mut(&s.unit) {
-                            Some(cur) if cur.0 >= t => {}
-                            Some(cur) => *cur = (t, parts),
-                            None => {
-                                newest.insert(s.unit, (t, parts));
+                // Scores and clears are samples; the other kinds are stored by their helpers.
+                let (unit, time, parts) = match record {
+                    Record::Score(s) => (s.unit, s.time, Some([s.total, s.threat, s.asset, s.compliance])),
+                    Record::Clear(c) => (c.unit, c.time, None),
+                    Record::Alert(a) => {
+                        match store_alert(&tx, loc, &a)? {
+                            Some(data) => {
+                                report.accepted += 1;
+                                pending.push(Pending::Ready("alert", data));
                             }
+                            None => report.duplicate += 1,
                         }
+                        continue;
                     }
-                    Record::Alert(a) => match store_alert(&tx, loc, &a)? {
-                        Some(data) => {
-                            report.accepted += 1;
-                            pending.push(Pending::Ready("alert", data));
+                    Record::Status(s) => {
+                        match store_status(&tx, loc, &s)? {
+                            Some(data) => {
+                                report.accepted += 1;
+                                pending.push(Pending::Ready("alert_status", data));
+                            }
+                            None => report.duplicate += 1,
                         }
-                        None => report.duplicate += 1,
-                    },
-                    Record::Status(s) => match store_status(&tx, loc, &s)? {
-                        Some(data) => {
-                            report.accepted += 1;
-                            pending.push(Pending::Ready("alert_status", data));
+                        continue;
+                    }
+                    Record::Detail(d) => {
+                        match store_detail(&tx, loc, &d)? {
+                            Some(data) => {
+                                report.accepted += 1;
+                                pending.push(Pending::Ready("detail", data));
+                            }
+                            None => report.duplicate += 1,
                         }
-                        None => report.duplicate += 1,
-                    },
-                    Record::Detail(d) => match store_detail(&tx, loc, &d)? {
-                        Some(data) => {
-                            report.accepted += 1;
-                            pending.push(Pending::Ready("detail", data));
-                        }
-                        None => report.duplicate += 1,
-                    },
+                        continue;
+                    }
+                };
+                let t = micros(&time);
+                if let Some(h) = horizon
+                    && t < h
+                {
+                    let reason =
+                        format!("`time` {} is before the retention horizon {} (older scores are kept as hourly means only)", time.to_rfc3339(), show_time(h));
+                    report.rejected.push(Rejection { index, reason });
+                    continue;
+                }
+                let [total, threat, asset, compliance] = parts.map_or([None; 4], |p| p.map(Some));
+                let n = insert_score.execute(params![unit, t, total, threat, asset, compliance]).map_err(ctx(loc, "storing a score"))?;
+                if n == 0 {
+                    report.duplicate += 1;
+                    continue;
+                }
+                report.accepted += 1;
+                // A clear goes out as the contract's null item.
+                let item = match parts {
+                    Some(p) => json!({"unit": unit, "total": p[0], "threat": p[1], "asset": p[2], "compliance": p[3]}),
+                    None => json!({"unit": unit, "total": null}),
+                };
+                groups
+                    .entry(t)
+                    .or_insert_with(|| {
+                        pending.push(Pending::Scores(t));
+                        Vec::new()
+                    })
+                    .push(item);
+                match newest.get_mut(&unit) {
+                    Some(cur) if cur.0 >= t => {}
+                    Some(cur) => *cur = (t, parts),
+                    None => {
+                        newest.insert(unit, (t, parts));
+                    }
                 }
             }
         }
@@ -1066,8 +1135,9 @@ impl Store {
                      WHERE excluded.t > current_scores.t",
                 )
                 .map_err(ctx(loc, "preparing the current-score update"))?;
-            for (unit, (t, p)) in &newest {
-                upsert.execute(params![unit, t, p[0], p[1], p[2], p[3]]).map_err(ctx(loc, "updating a current score"))?;
+            for (unit, (t, parts)) in &newest {
+                let [total, threat, asset, compliance] = parts.map_or([None; 4], |p| p.map(Some));
+                upsert.execute(params![unit, t, total, threat, asset, compliance]).map_err(ctx(loc, "updating a current score"))?;
             }
             let mut insert_event =
                 tx.prepare_cached("INSERT INTO events (kind, received, data) VALUES (?1, ?2, ?3)").map_err(ctx(loc, "preparing the event insert"))?;
@@ -1083,6 +1153,12 @@ impl Store {
                 let id = u64::try_from(id).unwrap_or(0);
                 report.first_event_id.get_or_insert(id);
                 report.last_event_id = Some(id);
+            }
+        }
+        if let (Some(keep), Some(last)) = (self.event_limit, report.last_event_id) {
+            // Ids are handed out one by one, so the newest `keep` are those above `last - keep`.
+            if let Some(cut) = last.checked_sub(keep).filter(|c| *c > 0) {
+                tx.execute("DELETE FROM events WHERE id <= ?1", params![to_sql_int(cut)]).map_err(ctx(loc, "purging events beyond the count kept"))?;
             }
         }
         tx.commit().map_err(ctx(loc, "committing the batch"))?;
@@ -1135,34 +1211,63 @@ impl Store {
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let loc = self.location.as_str();
         let tx = self.conn.unchecked_transaction().map_err(ctx(loc, "starting a read"))?;
-        let scores = self.current_scores_where(&tx, None)?;
+        let current = self.current_where(&tx, None)?;
         let last_event_id = last_event_id(&tx).map_err(ctx(loc, "reading the last event id"))?;
         tx.finish().map_err(ctx(loc, "ending a read"))?;
-        let as_of = scores.iter().map(|s| s.time).max();
-        Ok(Snapshot { as_of, last_event_id, scores })
+        let as_of = current.iter().map(|(_, time, _)| *time).max();
+        let (mut scores, mut cleared) = (Vec::new(), Vec::new());
+        for (unit, time, parts) in current {
+            match parts {
+                Some(p) => scores.push(CurrentScore { unit, time, total: p[0], threat: p[1], asset: p[2], compliance: p[3] }),
+                None => cleared.push(ClearedUnit { unit, time }),
+            }
+        }
+        Ok(Snapshot { as_of, last_event_id, scores, cleared })
     }
 
-    /// One unit's current score; `None` before its first.
+    /// One unit's current score; `None` before its first, and while its newest sample is a
+    /// clear.
     ///
     /// # Errors
     /// A [`StoreError`] when SQLite fails or a stored time is out of range.
     pub fn current_score(&self, unit: &str) -> Result<Option<CurrentScore>, StoreError> {
-        Ok(self.current_scores_where(&self.conn, Some(unit))?.pop())
+        Ok(self
+            .current_where(&self.conn, Some(unit))?
+            .pop()
+            .and_then(|(unit, time, parts)| parts.map(|p| CurrentScore { unit, time, total: p[0], threat: p[1], asset: p[2], compliance: p[3] })))
     }
 
-    fn current_scores_where(&self, conn: &Connection, unit: Option<&str>) -> Result<Vec<CurrentScore>, StoreError> {
+    /// Time of the newest current sample (score or clear) over all units; `None` before the
+    /// first. What `/api/v1/health` reports as `as_of`.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when SQLite fails or the stored time is out of range.
+    pub fn newest_sample_time(&self) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
+        let loc = self.location.as_str();
+        let t: Option<i64> = self.conn.query_row("SELECT max(t) FROM current_scores", [], |r| r.get(0)).map_err(ctx(loc, "reading the newest sample time"))?;
+        t.map(|t| self.time(t)).transpose()
+    }
+
+    /// Current samples by unit id: (unit, time, parts), parts `None` for a clear.
+    #[allow(clippy::type_complexity)]
+    fn current_where(&self, conn: &Connection, unit: Option<&str>) -> Result<Vec<(String, DateTime<FixedOffset>, Option<[f64; 4]>)>, StoreError> {
         let loc = self.location.as_str();
         let mut stmt = conn
             .prepare_cached("SELECT unit, t, total, threat, asset, compliance FROM current_scores WHERE ?1 IS NULL OR unit = ?1 ORDER BY unit")
             .map_err(ctx(loc, "preparing the score query"))?;
         let rows = stmt
-            .query_map(params![unit], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, [r.get::<_, f64>(2)?, r.get(3)?, r.get(4)?, r.get(5)?])))
+            .query_map(params![unit], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, [r.get::<_, Option<f64>>(2)?, r.get(3)?, r.get(4)?, r.get(5)?])))
             .map_err(ctx(loc, "reading current scores"))?;
         let mut out = Vec::new();
         for row in rows {
             let (unit, t, p) = row.map_err(ctx(loc, "reading a current score"))?;
             let time = self.time(t)?;
-            out.push(CurrentScore { unit, time, total: p[0], threat: p[1], asset: p[2], compliance: p[3] });
+            // A row is a score when all four parts are there; a clear stores none.
+            let parts = match p {
+                [Some(total), Some(threat), Some(asset), Some(compliance)] => Some([total, threat, asset, compliance]),
+                _ => None,
+            };
+            out.push((unit, time, parts));
         }
         Ok(out)
     }
@@ -1333,6 +1438,11 @@ impl Store {
     /// samples in it (an hourly mean weighs as many samples as it averages). Empty buckets give
     /// no point. `None` or 0: every stored point.
     ///
+    /// A clear is a gap: a point whose values are `None` and `samples` 0. Downsampled, a bucket
+    /// with scores gives their mean (a clear inside it is not seen at that resolution) and a
+    /// bucket with only clears gives a gap. Clears before the retention horizon are gone (hourly
+    /// means hold scores only).
+    ///
     /// # Errors
     /// A [`StoreError`] when SQLite fails or a stored time is out of range.
     pub fn history(&self, unit: &str, from: DateTime<FixedOffset>, to: DateTime<FixedOffset>, step_s: Option<u32>) -> Result<Vec<HistoryPoint>, StoreError> {
@@ -1341,7 +1451,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT t, 1, total, threat, asset, compliance FROM scores WHERE unit = ?1 AND t >= ?2 AND t <= ?3
+                "SELECT t, total IS NOT NULL, total, threat, asset, compliance FROM scores WHERE unit = ?1 AND t >= ?2 AND t <= ?3
                  UNION ALL
                  SELECT hour, n, total, threat, asset, compliance FROM scores_hourly WHERE unit = ?1 AND hour >= ?2 AND hour <= ?3
                  ORDER BY 1",
@@ -1349,15 +1459,20 @@ impl Store {
             .map_err(ctx(loc, "preparing the history query"))?;
         let rows = stmt
             .query_map(params![unit, from_us, to_us], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, [r.get::<_, f64>(2)?, r.get(3)?, r.get(4)?, r.get(5)?]))
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, [r.get::<_, Option<f64>>(2)?, r.get(3)?, r.get(4)?, r.get(5)?]))
             })
             .map_err(ctx(loc, "reading history"))?;
         let step_us = step_s.filter(|s| *s > 0).map(|s| i64::from(s) * 1_000_000);
-        // (bucket start, samples, weighted sums)
+        // (bucket start, scores, weighted sums); a clear adds a bucket with no scores.
         let mut buckets: Vec<(i64, u64, [f64; 4])> = Vec::new();
         for row in rows {
             let (t, n, p) = row.map_err(ctx(loc, "reading a history point"))?;
-            let n = u64::try_from(n).unwrap_or(0).max(1);
+            let p = match p {
+                [Some(total), Some(threat), Some(asset), Some(compliance)] => [total, threat, asset, compliance],
+                _ => [0.0; 4],
+            };
+            // 0 for a clear (its parts are NULL), 1 for a raw score, the count for an hourly mean.
+            let n = u64::try_from(n).unwrap_or(0);
             let key = match step_us {
                 Some(step) => from_us + (t - from_us).div_euclid(step) * step,
                 None => t,
@@ -1377,7 +1492,8 @@ impl Store {
             .into_iter()
             .map(|(t, n, s)| {
                 let w = n as f64;
-                Ok(HistoryPoint { t: self.time(t)?, total: s[0] / w, threat: s[1] / w, asset: s[2] / w, compliance: s[3] / w, samples: n })
+                let mean = |i: usize| (n > 0).then(|| s[i] / w);
+                Ok(HistoryPoint { t: self.time(t)?, total: mean(0), threat: mean(1), asset: mean(2), compliance: mean(3), samples: n })
             })
             .collect()
     }
@@ -1388,7 +1504,7 @@ impl Store {
     /// Means are sample means (not time-weighted): every raw score in the period counts once,
     /// an hourly mean counts as many times as the samples it averages, so rolling up does not
     /// change a period's mean. A unit with irregular reporting is weighted towards the hours it
-    /// reported most in. `kinds` maps unit id → kind; units not in it are not ranked, units in it
+    /// reported most in. Clears are not samples. `kinds` maps unit id → kind; units not in it are not ranked, units in it
     /// without samples in the period are left out. Rank 1 = highest mean total; ties by unit id.
     ///
     /// # Errors
@@ -1421,7 +1537,7 @@ impl Store {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT sum(n), sum(total * n), sum(threat * n), sum(asset * n), sum(compliance * n) FROM (
-                     SELECT 1 AS n, total, threat, asset, compliance FROM scores WHERE unit = ?1 AND t >= ?2 AND t < ?3
+                     SELECT 1 AS n, total, threat, asset, compliance FROM scores WHERE unit = ?1 AND t >= ?2 AND t < ?3 AND total IS NOT NULL
                      UNION ALL
                      SELECT n, total, threat, asset, compliance FROM scores_hourly WHERE unit = ?1 AND hour >= ?2 AND hour < ?3)",
             )
@@ -1465,7 +1581,8 @@ impl Store {
     /// rounded down to the hour (the horizon):
     /// * raw scores before it are replaced by their hourly means (`scores_hourly`, merged by
     ///   sample count into a mean already there); history and rankings read both, and scores
-    ///   before the horizon sent later are refused, so nothing is counted twice;
+    ///   before the horizon sent later are refused, so nothing is counted twice; clears before
+    ///   it are dropped (a gap in old history is not kept);
     /// * events received before `now − retention_days` are deleted, always a prefix of the log
     ///   (every id up to the newest such one), so a client resuming from a purged id gets 409
     ///   from [`Store::oldest_event_id`] rather than a gap;
@@ -1495,7 +1612,7 @@ impl Store {
                 .prepare_cached(
                     "INSERT INTO scores_hourly (unit, hour, n, total, threat, asset, compliance)
                      SELECT unit, t - (t % 3600000000 + 3600000000) % 3600000000 AS h, count(*), avg(total), avg(threat), avg(asset), avg(compliance)
-                     FROM scores WHERE unit = ?1 AND t < ?2 GROUP BY h
+                     FROM scores WHERE unit = ?1 AND t < ?2 AND total IS NOT NULL GROUP BY h
                      ON CONFLICT (unit, hour) DO UPDATE SET
                          n = n + excluded.n,
                          total = (total * n + excluded.total * excluded.n) / (n + excluded.n),
@@ -1521,6 +1638,15 @@ impl Store {
         let oldest = oldest_event_id(&tx).map_err(ctx(loc, "reading the oldest event id"))?;
         tx.commit().map_err(ctx(loc, "committing retention"))?;
         Ok(RetentionReport { horizon: self.time(horizon)?, raw_scores_rolled_up: rolled, hourly_rows: hourly, events_purged: purged, oldest_event_id: oldest })
+    }
+
+    /// Keeps at most the newest `keep` events from now on: each [`Store::ingest_at`] deletes
+    /// the older ones in its own transaction (no extra fsync), always a prefix of the log, as
+    /// [`Store::apply_retention`] does by age, so a client resuming from a purged id gets 409.
+    /// Ids are never reused. `None` (the default): no limit by count. A limit of 0 keeps no
+    /// events at all.
+    pub fn set_event_limit(&mut self, keep: Option<u64>) {
+        self.event_limit = keep;
     }
 
     /// Size and contents, for `/api/v1/health` (see [`StoreStats`] on its cost).
@@ -1887,7 +2013,7 @@ mod tests {
         store.ingest(&[score("b", "2026-11-29T09:00:00+08:00", 70.0), score("b", "2026-11-29T08:30:00+08:00", 5.0)], None).unwrap();
         assert_eq!(store.current_score("b").unwrap().map(|s| s.total), Some(70.0));
         let h = store.history("a", t("2026-11-29T00:00:00+08:00"), t("2026-11-30T00:00:00+08:00"), None).unwrap();
-        assert_eq!(h.iter().map(|p| p.total).collect::<Vec<_>>(), [10.0, 60.0]);
+        assert_eq!(h.iter().map(|p| p.total).collect::<Vec<_>>(), [Some(10.0), Some(60.0)]);
         assert_eq!(store.snapshot().unwrap().as_of, Some(t("2026-11-29T09:00:00+08:00")));
     }
 
@@ -2008,7 +2134,7 @@ mod tests {
         let err = Store::open(Some(&db.0)).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("{} was written by a newer version (schema 7, this build knows 1); run that version or a newer one", db.0.display())
+            format!("{} was written by a newer version (schema 7, this build knows {SCHEMA_VERSION}); run that version or a newer one", db.0.display())
         );
         let conn = Connection::open(&db.0).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0)).unwrap();
@@ -2103,8 +2229,8 @@ mod tests {
         store.ingest(&batch, None).unwrap();
         // Samples at :00 :04 :08 :12 :16; buckets of 10 min from 08:00: [10, 20, 30] and [40, 50].
         let h = store.history("a", t("2026-11-29T08:00:00+08:00"), t("2026-11-29T09:00:00+08:00"), Some(600)).unwrap();
-        let got: Vec<(DateTime<FixedOffset>, f64, f64, u64)> = h.iter().map(|p| (p.t, p.total, p.threat, p.samples)).collect();
-        assert_eq!(got, [(t("2026-11-29T08:00:00+08:00"), 20.0, 10.0, 3), (t("2026-11-29T08:10:00+08:00"), 45.0, 22.5, 2)]);
+        let got: Vec<_> = h.iter().map(|p| (p.t, p.total, p.threat, p.samples)).collect();
+        assert_eq!(got, [(t("2026-11-29T08:00:00+08:00"), Some(20.0), Some(10.0), 3), (t("2026-11-29T08:10:00+08:00"), Some(45.0), Some(22.5), 2)]);
         assert_eq!(store.history("a", t("2026-11-29T08:04:00+08:00"), t("2026-11-29T08:12:00+08:00"), None).unwrap().len(), 3, "both ends inclusive");
         assert!(store.history("nobody", t("2026-11-29T08:00:00+08:00"), t("2026-11-29T09:00:00+08:00"), Some(600)).unwrap().is_empty());
     }
@@ -2193,8 +2319,11 @@ mod tests {
         assert_eq!(store.oldest_event_id().unwrap(), Some(7));
         assert_eq!(store.last_event_id().unwrap(), 7);
         let h = store.history("a", t("2026-10-01T00:00:00+08:00"), t("2026-12-01T00:00:00+08:00"), None).unwrap();
-        let got: Vec<(DateTime<FixedOffset>, f64, u64)> = h.iter().map(|p| (p.t, p.total, p.samples)).collect();
-        assert_eq!(got, [(t("2026-10-01T08:00:00+08:00"), 25.0, 4), (t("2026-10-01T09:00:00+08:00"), 75.0, 2), (t("2026-11-29T08:00:00+08:00"), 55.0, 1)]);
+        let got: Vec<(DateTime<FixedOffset>, Option<f64>, u64)> = h.iter().map(|p| (p.t, p.total, p.samples)).collect();
+        assert_eq!(
+            got,
+            [(t("2026-10-01T08:00:00+08:00"), Some(25.0), 4), (t("2026-10-01T09:00:00+08:00"), Some(75.0), 2), (t("2026-11-29T08:00:00+08:00"), Some(55.0), 1)]
+        );
         // The day's mean is unchanged by the roll-up: (10+20+30+40+70+80)/6 = 41.666….
         let day_after = store.rankings(Period::Day, t("2026-10-01T12:00:00+08:00"), &kinds).unwrap();
         assert_eq!(day_after.rows[0].samples, 6);
@@ -2202,7 +2331,7 @@ mod tests {
         assert!((day_after.rows[0].total - day_before.rows[0].total).abs() < 1e-9);
         // Downsampled history over the hourly means weighs them by their samples.
         let whole = store.history("a", t("2026-10-01T00:00:00+08:00"), t("2026-10-02T00:00:00+08:00"), Some(86_400)).unwrap();
-        assert!((whole[0].total - 250.0 / 6.0).abs() < 1e-9);
+        assert!((whole[0].total.unwrap_or(0.0) - 250.0 / 6.0).abs() < 1e-9);
         // A late score before the horizon is refused; the current score and alerts stay.
         let late = store.ingest(&[score("a", "2026-10-01T08:20:00+08:00", 1.0)], None).unwrap();
         assert_eq!(late.accepted, 0);
@@ -2217,6 +2346,106 @@ mod tests {
         assert_eq!((all.events_purged, all.oldest_event_id), (1, None));
         let next = store.ingest(&[alert("A-1", "a", "2027-06-01T00:00:00+08:00")], None).unwrap();
         assert_eq!(next.first_event_id, Some(8));
+    }
+
+    fn clear(unit: &str, time: &str) -> Value {
+        json!({"type": "score", "unit": unit, "time": time, "total": null})
+    }
+
+    #[test]
+    fn a_null_total_clears_the_unit_newest_wins_both_ways() {
+        let mut store = Store::open(None).unwrap();
+        store.ingest(&[score("a", "2026-11-29T08:00:00+08:00", 50.0), score("b", "2026-11-29T08:00:00+08:00", 40.0)], None).unwrap();
+        // Parts may be null, absent or numbers; an absent total is a missing field, not a clear.
+        let mut with_parts = clear("a", "2026-11-29T08:05:00+08:00");
+        with_parts["threat"] = json!(3);
+        let r = store.ingest(&[with_parts, json!({"type": "score", "unit": "b", "time": "2026-11-29T08:05:00+08:00"})], None).unwrap();
+        assert_eq!((r.accepted, r.rejected.len()), (1, 1));
+        assert_eq!(r.rejected[0].reason, "missing field `total`");
+        let snap = store.snapshot().unwrap();
+        assert_eq!(snap.scores.iter().map(|s| s.unit.as_str()).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(snap.cleared, [ClearedUnit { unit: "a".into(), time: t("2026-11-29T08:05:00+08:00") }]);
+        assert_eq!(snap.as_of, Some(t("2026-11-29T08:05:00+08:00")));
+        assert_eq!(store.current_score("a").unwrap(), None);
+        assert_eq!(store.newest_sample_time().unwrap(), Some(t("2026-11-29T08:05:00+08:00")));
+        // The event carries the contract's null item, which the wall's client reads as a clear.
+        let event = store.events_after(1, 10).unwrap().pop().unwrap();
+        let e: ScoreEvent = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(e.scores, [json!({"unit": "a", "total": null})]);
+        assert_eq!(decode_scores(&e.scores, None).cleared, ["a"]);
+        // An older score does not undo the clear; a score at the clear's instant is the same key.
+        let late = store.ingest(&[score("a", "2026-11-29T08:01:00+08:00", 70.0), score("a", "2026-11-29T08:05:00+08:00", 71.0)], None).unwrap();
+        assert_eq!((late.accepted, late.duplicate), (1, 1));
+        assert_eq!(store.current_score("a").unwrap(), None);
+        // An older clear does not undo a newer score.
+        store.ingest(&[score("a", "2026-11-29T08:10:00+08:00", 60.0), clear("a", "2026-11-29T08:07:00+08:00")], None).unwrap();
+        assert_eq!(store.current_score("a").unwrap().map(|s| s.total), Some(60.0));
+        assert!(store.snapshot().unwrap().cleared.is_empty());
+        // History shows the clears as gaps; rankings and hourly means leave them out.
+        let h = store.history("a", t("2026-11-29T08:00:00+08:00"), t("2026-11-29T09:00:00+08:00"), None).unwrap();
+        let got: Vec<(String, Option<f64>, u64)> = h.iter().map(|p| (p.t.format("%H:%M").to_string(), p.total, p.samples)).collect();
+        let want = [("08:00", Some(50.0), 1), ("08:01", Some(70.0), 1), ("08:05", None, 0), ("08:07", None, 0), ("08:10", Some(60.0), 1)];
+        assert_eq!(got, want.map(|(hm, v, n)| (hm.to_owned(), v, n)));
+        let buckets = store.history("a", t("2026-11-29T08:00:00+08:00"), t("2026-11-29T09:00:00+08:00"), Some(300)).unwrap();
+        let got: Vec<(Option<f64>, u64)> = buckets.iter().map(|p| (p.total, p.samples)).collect();
+        assert_eq!(got, [(Some(60.0), 2), (None, 0), (Some(60.0), 1)], "08:00–05 holds two scores, 08:05–10 only clears");
+        let kinds: HashMap<String, String> = [("a".to_owned(), "街道".to_owned())].into();
+        let r = store.rankings(Period::Day, t("2026-11-29T12:00:00+08:00"), &kinds).unwrap();
+        assert_eq!((r.rows[0].samples, r.rows[0].total), (3, 60.0));
+        let rep = store.apply_retention(t("2026-12-30T00:00:00+08:00"), 1).unwrap();
+        // a's five samples and b's score roll up into one hourly row each.
+        assert_eq!((rep.raw_scores_rolled_up, rep.hourly_rows), (6, 2));
+        let h = store.history("a", t("2026-11-29T08:00:00+08:00"), t("2026-11-29T09:00:00+08:00"), None).unwrap();
+        assert_eq!(h.iter().map(|p| (p.total, p.samples)).collect::<Vec<_>>(), [(Some(60.0), 3)]);
+    }
+
+    #[test]
+    fn a_schema_1_database_is_migrated_with_its_data() {
+        let db = TempDb::new("migrate");
+        {
+            let conn = Connection::open(&db.0).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;")).unwrap();
+            conn.execute_batch(
+                "INSERT INTO scores VALUES ('a', 1000000, 50, 1, 2, 3); INSERT INTO current_scores VALUES ('a', 1000000, 50, 1, 2, 3);
+                 INSERT INTO events (kind, received, data) VALUES ('score', 0, '{}');",
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(Some(&db.0)).unwrap();
+        let version: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, i64::from(SCHEMA_VERSION));
+        assert_eq!(store.current_score("a").unwrap().map(|s| (s.total, s.compliance)), Some((50.0, 3.0)));
+        assert_eq!(store.last_event_id().unwrap(), 1);
+        let r = store.ingest(&[clear("a", "2026-11-29T08:00:00+08:00")], None).unwrap();
+        assert_eq!((r.accepted, r.first_event_id), (1, Some(2)));
+        assert_eq!(store.snapshot().unwrap().cleared.len(), 1);
+        let tables: Vec<String> = store
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE name LIKE '%_v1'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(tables.is_empty(), "{tables:?}");
+    }
+
+    #[test]
+    fn an_event_limit_keeps_only_the_newest_events() {
+        let mut store = Store::open(None).unwrap();
+        store.set_event_limit(Some(3));
+        for i in 0..5 {
+            store.ingest(&[alert(&format!("A-{i}"), "a", "2026-11-29T08:00:00+08:00")], None).unwrap();
+        }
+        assert_eq!((store.oldest_event_id().unwrap(), store.last_event_id().unwrap()), (Some(3), 5));
+        assert_eq!(store.events_after(0, 10).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [3, 4, 5]);
+        // A batch of many events keeps only the newest of them too.
+        let batch: Vec<Value> = (5..10).map(|i| alert(&format!("A-{i}"), "a", "2026-11-29T08:00:00+08:00")).collect();
+        store.ingest(&batch, None).unwrap();
+        assert_eq!(store.events_after(0, 10).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [8, 9, 10]);
+        // Alerts themselves are kept.
+        assert_eq!(store.stats().unwrap().counts.alerts, 10);
     }
 
     /// `cargo test --lib -- --ignored --nocapture bench_ingest_scores_into_a_file`: prints
