@@ -17,6 +17,13 @@ pub const DEFAULT_BUREAUS: &str = "maps/chaoyang_bureaus.csv";
 /// The built-in demo recording, relative to the data root.
 pub const DEFAULT_RECORDING: &str = "assets/recordings/demo-chaoyang-24h.jsonl";
 
+/// Largest window side, pixels: the largest texture a GPU (or lavapipe) will present; an 8K
+/// wall is 7680 × 4320.
+pub const MAX_WINDOW_SIDE: u32 = 16_384;
+
+/// Fastest replay, recording seconds per second (a year of recording in about half a minute).
+pub const MAX_SPEED: f64 = 1_000_000.0;
+
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -230,15 +237,30 @@ impl LiveConfig {
     /// When the token or CA file cannot be read.
     pub fn options(&self, url: &str) -> Result<crate::feed::live::LiveOptions, ConfigError> {
         use std::time::Duration;
+        // A URL that can never work is an error now, not a retry loop for ever.
+        match reqwest::Url::parse(url.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            Ok(u) => return Err(ConfigError::Live(format!("backend URL {url:?}: need http:// or https:// and a host, not {}://", u.scheme()))),
+            Err(e) => return Err(ConfigError::Live(format!("backend URL {url:?} is not a URL: {e}"))),
+        }
         let mut o = crate::feed::live::LiveOptions::new(url);
-        let read = |p: &Path| std::fs::read(resolve(p)).map_err(|source| ConfigError::Io { path: p.display().to_string(), source });
+        let read = |key: &str, p: &Path| {
+            std::fs::read(resolve(p))
+                .map_err(|e| ConfigError::Live(format!("[live] {key} = {:?}: cannot read {}: {e}", p.display().to_string(), resolve(p).display())))
+        };
         o.token = match std::env::var(&self.token_env) {
             Ok(t) if !t.trim().is_empty() => Some(t.trim().to_owned()),
-            _ if !self.token_file.as_os_str().is_empty() => Some(String::from_utf8_lossy(&read(&self.token_file)?).trim().to_owned()),
+            _ if !self.token_file.as_os_str().is_empty() => Some(String::from_utf8_lossy(&read("token_file", &self.token_file)?).trim().to_owned()),
             _ => None,
         };
         if !self.ca_file.as_os_str().is_empty() {
-            o.extra_ca_pem = Some(read(&self.ca_file)?);
+            let pem = read("ca_file", &self.ca_file)?;
+            match reqwest::Certificate::from_pem_bundle(&pem) {
+                Ok(certs) if !certs.is_empty() => {}
+                Ok(_) => return Err(ConfigError::Live(format!("[live] ca_file = {:?} holds no PEM certificate", self.ca_file.display().to_string()))),
+                Err(e) => return Err(ConfigError::Live(format!("[live] ca_file = {:?}: {e}", self.ca_file.display().to_string()))),
+            }
+            o.extra_ca_pem = Some(pem);
         }
         let secs = |s: f64| Duration::from_secs_f64(s.max(0.1));
         o.poll_interval = secs(self.poll_s);
@@ -418,6 +440,9 @@ pub enum ConfigError {
         /// The values given.
         critical: f32,
     },
+    /// Live-mode settings that can never work (a bad URL, an unreadable token or CA file).
+    #[error("{0}")]
+    Live(String),
     /// A number out of its range.
     #[error("config {path}: {key} = {value} must be {rule}")]
     Range {
@@ -464,10 +489,15 @@ impl Config {
                 "a finite number >= 0",
             ),
             ("[extrusion] ease_s", f64::from(e.ease_s), e.ease_s.is_finite() && e.ease_s >= 0.0, "a finite number >= 0"),
-            ("[demo] speed", cfg.demo.speed, cfg.demo.speed.is_finite() && cfg.demo.speed > 0.0, "a finite number > 0"),
+            (
+                "[demo] speed",
+                cfg.demo.speed,
+                cfg.demo.speed.is_finite() && cfg.demo.speed > 0.0 && cfg.demo.speed <= MAX_SPEED,
+                "above 0 and at most 1,000,000",
+            ),
             ("[demo] max_gap_s", cfg.demo.max_gap_s, cfg.demo.max_gap_s.is_finite() && cfg.demo.max_gap_s > 0.0, "a finite number > 0"),
-            ("[window] width", f64::from(w.width), w.width >= 320, "at least 320"),
-            ("[window] height", f64::from(w.height), w.height >= 240, "at least 240"),
+            ("[window] width", f64::from(w.width), (320..=MAX_WINDOW_SIDE).contains(&w.width), "320 to 16384"),
+            ("[window] height", f64::from(w.height), (240..=MAX_WINDOW_SIDE).contains(&w.height), "240 to 16384"),
             ("[live] delayed_s", cfg.live.delayed_s, cfg.live.delayed_s.is_finite() && cfg.live.delayed_s > 0.0, "a finite number > 0"),
             ("[live] stale_s", cfg.live.stale_s, cfg.live.stale_s.is_finite() && cfg.live.stale_s > cfg.live.delayed_s, "greater than delayed_s"),
         ];
@@ -599,6 +629,21 @@ mod tests {
         assert_eq!(desktop.window.mode, WindowMode::Windowed);
         let err = Config::load_with_profile(None, "nosuch").unwrap_err().to_string();
         assert!(err.contains("nosuch.toml") && err.contains("kiosk") && err.contains("wall"), "{err}");
+    }
+
+    #[test]
+    fn live_settings_that_can_never_work_fail_at_start() {
+        let live = LiveConfig::default();
+        assert!(live.options("http://127.0.0.1:8080").is_ok());
+        for bad in ["not a url", "ftp://host/x", "http://"] {
+            let err = live.options(bad).unwrap_err().to_string();
+            assert!(err.contains("backend URL"), "{bad}: {err}");
+        }
+        let no_ca = LiveConfig { ca_file: "README.md".into(), ..LiveConfig::default() };
+        assert!(no_ca.options("https://gw.example").unwrap_err().to_string().contains("holds no PEM certificate"));
+        let no_token = LiveConfig { token_env: "SITUATION_WALL_TEST_UNSET_VAR".into(), token_file: "/nonexistent/token".into(), ..LiveConfig::default() };
+        let err = no_token.options("http://127.0.0.1:8080").unwrap_err().to_string();
+        assert!(err.contains("[live] token_file") && err.contains("/nonexistent/token"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! * [`api`]: the backend contract's JSON shapes;
 //! * [`feed`]: recordings, replay, the demo simulator and the live HTTP + SSE client;
 //! * [`gateway`]: the gateway's durable store (SQLite);
-//! * [`server`]: the reference backend (`serve`);
+//! * [`server`]: the gateway and reference backend (`serve`), over [`gateway`]'s store;
 //! * [`config`]: the configuration file;
 //! * [`cli`]: the command-line commands that need no window (`check-map`, `simulate`);
 //! * [`app`]: the Bevy scene and egui overlay.

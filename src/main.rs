@@ -116,12 +116,17 @@ enum Command {
         #[arg(long)]
         mesh_json: Option<PathBuf>,
     },
-    /// Serve a recording through the /api/v1 contract (HTTP + Server-Sent Events), as a
-    /// reference backend for demos and tests.
+    /// The wall gateway: keep what the platform pushes to POST /api/v1/ingest (in --data DIR,
+    /// or in memory) and serve it to the walls through /api/v1 (HTTP + Server-Sent Events).
+    /// Without --data it plays the built-in demo (or --recording) as a reference backend.
     Serve {
-        /// Recording to play (default: the built-in demo).
+        /// Recording to play through the ingest path (default without --data: the built-in
+        /// demo; with --data: none).
         #[arg(long)]
         recording: Option<PathBuf>,
+        /// Keep the data in DIR/gateway.sqlite3 (created when missing); default: in memory.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
         /// Address to listen on; loopback unless you mean it.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
@@ -131,12 +136,44 @@ enum Command {
         /// Map whose units /units lists (default: the built-in schematic).
         #[arg(long)]
         map: Option<PathBuf>,
-        /// Require this environment variable's value as bearer token.
-        #[arg(long)]
+        /// A read token: this environment variable's value.
+        #[arg(long, value_name = "VAR")]
         token_env: Option<String>,
-        /// Events kept for Last-Event-ID resumption.
-        #[arg(long, default_value_t = 10_000)]
-        retain_events: usize,
+        /// An ingest token (may also read): this environment variable's value.
+        #[arg(long, value_name = "VAR")]
+        ingest_token_env: Option<String>,
+        /// Tokens file: lines `name scope token` (scope read or ingest; # comments).
+        #[arg(long, value_name = "FILE")]
+        tokens: Option<PathBuf>,
+        /// Most events kept for Last-Event-ID resumption.
+        #[arg(long, default_value_t = 100_000)]
+        retain_events: u64,
+        /// Purge events and roll up raw scores older than this many days (not while playing a
+        /// recording).
+        #[arg(long, default_value_t = situation_wall::server::DEFAULT_RETENTION_DAYS)]
+        retention_days: u32,
+        /// Largest ingest body, MiB.
+        #[arg(long, default_value_t = situation_wall::server::DEFAULT_MAX_BODY_MIB)]
+        max_body_mib: usize,
+        /// Most records in one ingested batch.
+        #[arg(long, default_value_t = situation_wall::server::DEFAULT_MAX_BATCH)]
+        max_batch: usize,
+    },
+    /// Send an NDJSON file of ingest records to a gateway in batches, retrying failures;
+    /// prints a summary and each refused line, and exits non-zero when a line was refused or
+    /// a batch could not be delivered.
+    Ingest {
+        /// The gateway's base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// Environment variable holding the ingest token.
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+        /// Records per batch.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// NDJSON file, or - for standard input.
+        file: PathBuf,
     },
     /// Record a live backend's feed as a recording that demo mode and `serve` replay.
     Record {
@@ -243,7 +280,8 @@ fn main() -> ExitCode {
                 }
             }
             eprintln!("situation-wall: {text}");
-            ExitCode::FAILURE
+            // The app's own code (3: a render error or a lost GPU) reaches the service manager.
+            e.downcast_ref::<app::AppFailed>().map_or(ExitCode::FAILURE, |f| ExitCode::from(f.0))
         }
     }
 }
@@ -314,9 +352,49 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Serve { recording, addr, speed, map, token_env, retain_events }) => {
-            situation_wall::cli::serve::serve(situation_wall::cli::serve::ServeArgs { recording, addr, speed, map, token_env, retain_events })?;
+        Some(Command::Serve {
+            recording,
+            data,
+            addr,
+            speed,
+            map,
+            token_env,
+            ingest_token_env,
+            tokens,
+            retain_events,
+            retention_days,
+            max_body_mib,
+            max_batch,
+        }) => {
+            situation_wall::cli::serve::serve(situation_wall::cli::serve::ServeArgs {
+                recording,
+                data,
+                addr,
+                speed,
+                map,
+                token_env,
+                ingest_token_env,
+                tokens_file: tokens,
+                retain_events,
+                retention_days,
+                max_body_mib,
+                max_batch,
+            })?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Ingest { url, token_env, batch, file }) => {
+            use situation_wall::cli::ingest::{IngestArgs, ingest};
+            let mut args = IngestArgs::new(&url, file);
+            args.batch = batch;
+            if let Some(var) = token_env {
+                args.token = Some(situation_wall::cli::serve::token_from_env(&var, "--token-env")?);
+            }
+            let outcome = ingest(&args)?;
+            for r in &outcome.rejected {
+                eprintln!("line {}: {}", r.line, r.reason);
+            }
+            println!("{}", outcome.summary());
+            Ok(if outcome.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         None => {
             app::run(wall_options(cli)?)?;
@@ -338,13 +416,14 @@ fn wall_options(cli: Cli) -> anyhow::Result<RunOptions> {
         };
     }
     if let Some((width, height)) = cli.window {
-        anyhow::ensure!(width >= 320 && height >= 240, "--window must be at least 320x240");
+        let (max, max_side) = (config::MAX_WINDOW_SIDE, config::MAX_WINDOW_SIDE);
+        anyhow::ensure!(width >= 320 && height >= 240 && width <= max && height <= max_side, "--window must be 320x240 to {max}x{max_side}");
         config.window.width = width;
         config.window.height = height;
     }
     let recording = cli.recording.unwrap_or_else(|| config::resolve(&config.demo.recording));
     let speed = cli.speed.unwrap_or(config.demo.speed);
-    anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be a positive number");
+    anyhow::ensure!(speed.is_finite() && speed > 0.0 && speed <= config::MAX_SPEED, "--speed must be above 0 and at most {}", config::MAX_SPEED);
     let capture = cli.screenshot.map(|path| CapturePlan { path, frames: cli.frames, glyph_probe: cli.glyph_probe });
     anyhow::ensure!(cli.seek_hours.is_finite() && cli.seek_hours >= 0.0, "--seek-hours must be >= 0");
     let url = cli.live.clone().unwrap_or_else(|| config.live.url.clone());

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Finds import cycles between the files of src/: a file imports another when it names it
-through `use` or a path (`super::x`, `crate::a::b`, `self::x`). Prints each cycle found and
-exits 1 if there is one, 0 otherwise. Unit-test modules (`#[cfg(test)] mod tests`) are left
-out: they are children that may use anything. Declaring a child module (`mod b;`) is not an import;
-using its items is.
+"""Finds import cycles between the files of src/. A file imports another when one of its `use`
+trees (nested groups, `self`, globs and aliases expanded) or one of its paths in code
+(`super::x`, `crate::a::b`, `self::x`, a child module's `b::x`, `situation_wall::x` in main.rs)
+names an item of that file. A name that a module only re-exports (`pub use child::Item;`) is
+followed to the file that defines it, so `super::Item` through a `mod.rs` is an import of the
+defining file, not of `mod.rs`. Declaring a child module (`mod b;`) is not an import.
+
+Unit-test modules (`#[cfg(test)] mod tests`, last in a file by convention) are left out: they
+are children that may use anything. Prints each cycle and exits 1 if there is one.
 
 Usage: tools/import_cycles.py [SRC_DIR]"""
 
@@ -11,13 +15,15 @@ import os
 import re
 import sys
 
-src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "src")
-src = os.path.normpath(src)
+src = os.path.normpath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "src"))
+IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
 def module_path(file):
     rel = os.path.relpath(file, src)[:-3].split(os.sep)
-    if rel[-1] in ("mod", "lib", "main"):
+    if rel == ["main"]:
+        return ("<main>",)
+    if rel[-1] in ("mod", "lib"):
         rel = rel[:-1]
     return tuple(rel)
 
@@ -29,65 +35,126 @@ for root, _, names in os.walk(src):
             f = os.path.join(root, n)
             files[module_path(f)] = f
 
-path_re = re.compile(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 
-
-def strip_comments(text):
-    # A file's unit tests (`#[cfg(test)] mod tests { .. }`, last by convention) are a child
-    # module of their own: they may use test helpers that build the whole app.
-    cut = re.search(r"^#\[cfg\(test\)\]\s*mod tests\b", text, flags=re.M)
+def code_of(file):
+    text = open(file, encoding="utf-8").read()
+    cut = re.search(r"^#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod tests\b", text, flags=re.M)
     if cut:
         text = text[: cut.start()]
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
-    return re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    # String literals may hold `::` and braces.
+    return re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
 
 
-def resolve(mod, head, rest):
-    if head == "crate":
-        base = ()
-    elif head == "super":
-        base = mod[:-1]
+def expand(tree):
+    """The paths of one `use` tree (aliases already removed), each a list of segments; a glob
+    keeps its `*`."""
+    tree = re.sub(r"\s+", "", tree)
+    out = []
+
+    def walk(prefix, s):
+        # s is one tree: `a::b::{...}` or `a::b` or `{...}`.
+        if s.startswith("{"):
+            for part in split_group(s[1:-1]):
+                walk(prefix, part)
+            return
+        i = s.find("::{")
+        if i >= 0:
+            walk(prefix + s[:i].split("::"), s[i + 2 :])
+            return
+        parts = [p for p in s.split("::") if p]
+        if parts == ["self"]:
+            out.append(prefix)
+        else:
+            out.append(prefix + parts)
+
+    walk([], tree)
+    return out
+
+
+def split_group(body):
+    parts, depth, cur = [], 0, ""
+    for ch in body:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        parts.append(cur)
+    return [p for p in parts if p]
+
+
+codes = {m: code_of(f) for m, f in files.items()}
+# `use` trees, with aliases removed before expanding (`a::b as c` -> `a::b`).
+uses = {m: [expand(re.sub(r"\s+as\s+" + IDENT, "", t)) for t in re.findall(r"\buse\s+([^;]+);", c)] for m, c in codes.items()}
+children = {m: set(re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(" + IDENT + r")\s*;", c, flags=re.M)) for m, c in codes.items()}
+
+
+def absolute(mod, segs):
+    """Segments made absolute from the crate root, or None for an external crate."""
+    if not segs:
+        return None
+    head, rest = segs[0], segs[1:]
+    base = mod if mod != ("<main>",) else ()
+    if head == "crate" or (head == "situation_wall" and mod == ("<main>",)):
+        return list(rest)
+    if head == "super":
+        b = list(base[:-1])
         while rest and rest[0] == "super":
-            base, rest = base[:-1], rest[1:]
-    else:
-        base = mod
-    parts = base + tuple(rest)
-    # The longest prefix that is a file.
-    for n in range(len(parts), 0, -1):
-        if parts[:n] in files:
-            return parts[:n]
+            b, rest = b[:-1], rest[1:]
+        return b + list(rest)
+    if head == "self":
+        return list(base) + list(rest)
+    if head in children.get(mod, ()):
+        return list(base) + segs
+    return None
+
+
+# Re-exports: (module, name) -> absolute path it stands for.
+reexports = {}
+for m, trees in uses.items():
+    for t in re.findall(r"\bpub(?:\([^)]*\))?\s+use\s+([^;]+);", codes[m]):
+        for p in expand(re.sub(r"\s+as\s+" + IDENT, "", t)):
+            a = absolute(m, p)
+            if a and p[-1] != "*":
+                reexports[(m if m != ("<main>",) else (), p[-1])] = a
+
+
+def target(path, depth=0):
+    """The file a path names: the longest module prefix, through re-exports."""
+    for n in range(len(path), -1, -1):
+        mod = tuple(path[:n])
+        if mod in files:
+            via = reexports.get((mod, path[n])) if n < len(path) and depth < 8 else None
+            # A re-exported name stands for where it comes from (unless that is this file).
+            if via and target(via, depth + 1) != mod:
+                return target(via + path[n + 1 :], depth + 1)
+            return mod
     return None
 
 
 edges = {m: set() for m in files}
-for mod, f in files.items():
-    text = strip_comments(open(f, encoding="utf-8").read())
-    # `use super::{a, b}` groups: expand the first level.
-    for m in re.finditer(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)*)::\{([^}]*)\}", text):
-        head, rest = m.group(1), [p for p in m.group(2).split("::") if p]
-        for item in m.group(3).split(","):
-            name = item.strip().split("::")[0].split(" ")[0]
-            if name and name != "self":
-                t = resolve(mod, head, rest + [name])
-                if t and t != mod:
-                    edges[mod].add(t)
-    # Paths through the file's own child modules (`mod b;` then `b::x`).
-    for child in re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([A-Za-z_][A-Za-z0-9_]*)\s*;", text, flags=re.M):
-        for m in re.finditer(r"(?<![:\w])" + child + r"((?:::[A-Za-z_][A-Za-z0-9_]*)+)", text):
-            t = resolve(mod, "self", [child] + [p for p in m.group(1).split("::") if p])
-            if t and t != mod:
-                edges[mod].add(t)
-    for m in path_re.finditer(text):
-        head, rest = m.group(1), [p for p in m.group(2).split("::") if p]
-        t = resolve(mod, head, rest)
-        if t and t != mod:
-            edges[mod].add(t)
+for m in files:
+    paths = [p for trees in uses[m] for p in trees]
+    code = codes[m]
+    for head in ["crate", "super", "self", "situation_wall"] + sorted(children[m]):
+        for hit in re.finditer(r"(?<![:\w])" + head + r"((?:::" + IDENT + r")+)", code):
+            paths.append([head] + [s for s in hit.group(1).split("::") if s])
+    for p in paths:
+        a = absolute(m, [s for s in p if s != "*"])
+        if a is None:
+            continue
+        t = target(a)
+        if t is not None and t != m:
+            edges[m].add(t)
 
-# A parent's `mod child;` declaration is not an import (it is not a path), but a parent
-# using its child's items is: then the child must not use the parent's.
-cycles = []
-state = {}
-stack = []
+cycles, state, stack = [], {}, []
 
 
 def visit(m):
@@ -95,13 +162,14 @@ def visit(m):
     stack.append(m)
     for t in sorted(edges[m]):
         if state.get(t) == 1:
-            cycles.append(stack[stack.index(t):] + [t])
+            cycles.append(stack[stack.index(t) :] + [t])
         elif t not in state:
             visit(t)
     stack.pop()
     state[m] = 2
 
 
+sys.setrecursionlimit(10000)
 for m in sorted(files):
     if m not in state:
         visit(m)

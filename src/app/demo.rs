@@ -46,6 +46,14 @@ impl DemoFeed {
     /// When the recording cannot be read at all.
     pub fn open(path: &Path, cfg: &DemoConfig, speed: f64, seek_s: f64, paused: bool, map: &mut MapResource) -> anyhow::Result<Self> {
         let recording = Recording::read(path).with_context(|| format!("reading recording {}", path.display()))?;
+        // A wall replaying nothing would stand grey and say nothing of why.
+        anyhow::ensure!(
+            !recording.records.is_empty(),
+            "recording {} has no usable record ({} bad line(s){})",
+            path.display(),
+            recording.errors.len(),
+            recording.errors.first().map(|e| format!("; the first: {e}")).unwrap_or_default()
+        );
         map.warnings.extend(recording.errors.iter().take(20).map(|e| format!("recording {}: {e}", path.display())));
         if recording.errors.len() > 20 {
             map.warnings.push(format!("recording {}: {} more bad lines", path.display(), recording.errors.len() - 20));

@@ -40,8 +40,8 @@ pub fn parse_chord(chord: &str) -> Option<(Vec<[KeyCode; 2]>, KeyCode)> {
 /// Naming the chord and what a chord looks like.
 pub fn check(cfg: &KioskConfig) -> anyhow::Result<()> {
     anyhow::ensure!(
-        !cfg.locked || parse_chord(&cfg.admin_chord).is_some(),
-        "config [kiosk] admin_chord = {:?}: a locked kiosk needs a chord it can recognise: modifiers (ctrl, alt, shift, super) and one letter, e.g. \"ctrl+alt+shift+q\"",
+        !cfg.locked || parse_chord(&cfg.admin_chord).is_some_and(|(mods, _)| !mods.is_empty()),
+        "config [kiosk] admin_chord = {:?}: a locked kiosk needs a chord it can recognise, at least one modifier (ctrl, alt, shift, super) and one letter, e.g. \"ctrl+alt+shift+q\"",
         cfg.admin_chord
     );
     Ok(())
@@ -82,6 +82,7 @@ mod tests {
         let locked = |chord: &str| KioskConfig { locked: true, admin_chord: chord.into() };
         assert!(check(&locked("ctrl+alt+shift+q")).is_ok());
         assert!(check(&locked("ctrl+f13")).unwrap_err().to_string().contains("ctrl+f13"));
+        assert!(check(&locked("q")).is_err(), "a bare letter would quit a locked kiosk on one key");
         assert!(check(&KioskConfig { locked: false, admin_chord: "nonsense".into() }).is_ok(), "unlocked: no chord needed");
     }
 }

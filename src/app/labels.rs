@@ -75,7 +75,7 @@ fn labels_ui(
     // On a map of thousands of units only the riskiest few hundred on screen are tried: more
     // labels than that cannot be read, and each try checks every label already placed.
     for (unit, pos) in order.into_iter().take(MAX_LABEL_CANDIDATES) {
-        let galley = painter.layout_no_wrap(short_name(&unit.name), font.clone(), egui::Color32::WHITE);
+        let galley = painter.layout_no_wrap(short_name(&unit.name), font.clone(), theme::egui(theme::TEXT));
         let size = galley.size();
         // Just above or just below the point, so the point's own colour stays visible.
         let candidates = [
@@ -89,7 +89,7 @@ fn labels_ui(
         for d in [egui::vec2(-1.0, 0.0), egui::vec2(1.0, 0.0), egui::vec2(0.0, -1.0), egui::vec2(0.0, 1.0)] {
             painter.galley_with_override_text_color(rect.min + d, galley.clone(), egui::Color32::from_black_alpha(220));
         }
-        painter.galley(rect.min, galley, egui::Color32::WHITE);
+        painter.galley(rect.min, galley, theme::egui(theme::TEXT));
     }
     Ok(())
 }

@@ -145,15 +145,18 @@ impl LiveRecorder {
 
 /// Applies every pending update (newest wins), records it when asked, and recomputes
 /// freshness. Data stamped more than `feed::live::CLOCK_SKEW_S` ahead of this machine's clock
-/// is applied all the same, with one warning per source.
+/// is applied at its arrival time instead, with one warning per source: a stamp from the future
+/// would otherwise outrank every real update after it and freeze its unit.
 pub fn drain_live(mut feed: ResMut<LiveFeed>, mut picture: ResMut<Picture>, mut recorder: Option<ResMut<LiveRecorder>>) {
     let mut changed = false;
-    while let Ok(msg) = feed.rx.try_recv() {
-        if !feed.skew_warned
-            && let Some(ahead) = msg.ahead_of(chrono::Utc::now())
-        {
-            warn!("clock skew: data from {} is stamped {ahead} s ahead of this machine's clock", feed.url);
-            feed.skew_warned = true;
+    while let Ok(mut msg) = feed.rx.try_recv() {
+        let now = chrono::Utc::now();
+        if let Some(ahead) = msg.ahead_of(now) {
+            if !feed.skew_warned {
+                warn!("clock skew: data from {} is stamped {ahead} s ahead of this machine's clock; such data is shown at its arrival time", feed.url);
+                feed.skew_warned = true;
+            }
+            msg.clamp_times(now.with_timezone(&crate::model::BEIJING));
         }
         changed |= crate::feed::live::apply(std::sync::Arc::make_mut(&mut picture.state), &msg);
         if let Some(r) = recorder.as_mut()
@@ -282,6 +285,14 @@ mod tests {
         tx.send(FeedMsg::Noted { kind: NoteKind::DuplicateUnit, count: 1, ids: vec!["1".into()] }).unwrap();
         app.update();
         assert_eq!(app.world().resource::<Picture>().state.score("1").unwrap().total, 40.0, "applied, though an hour ahead");
+        // ... at its arrival time, so the next real update (stamped now) still wins.
+        let shown_at = app.world().resource::<Picture>().state.unit("1").unwrap().history.back().unwrap().0;
+        assert!(shown_at < ahead - chrono::TimeDelta::minutes(59), "a future stamp is moved back to the arrival time");
+        let now = chrono::Utc::now().with_timezone(&crate::model::beijing());
+        let item = ScoreItem { unit: "1".into(), total: 20.0, threat: 1.0, asset: 1.0, compliance: 1.0, level: None };
+        tx.send(FeedMsg::Scores { as_of: now, scores: vec![item], cleared: vec![] }).unwrap();
+        app.update();
+        assert_eq!(app.world().resource::<Picture>().state.score("1").unwrap().total, 20.0, "the unit is not frozen by the future stamp");
         let feed = app.world().resource::<LiveFeed>();
         assert!(feed.skew_warned);
         assert_eq!(feed.rejected.get(&(ItemKind::Score, RejectKind::UnknownUnit)), Some(&5));

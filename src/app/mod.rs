@@ -15,6 +15,7 @@
 //! | [`redraw`] | the reactive redraw: when an idle wall draws again |
 //! | [`demo`] | demo replay and its timeline, `Space` |
 //! | [`live`] | the live feed's channel, freshness, `--record` |
+//! | [`remote_detail`] | live mode's drill-down figures from the backend |
 //! | [`scene`] | unit prisms, bureau columns, borders, context; easing |
 //! | [`unit_material`] | the merged map's shader material |
 //! | [`camera`] | the orbit camera, its home view, easing to the selection |
@@ -50,6 +51,7 @@ pub mod measure;
 mod panels;
 pub mod picture;
 pub mod redraw;
+pub mod remote_detail;
 pub mod scene;
 pub mod schedule;
 pub mod selection;
@@ -105,10 +107,12 @@ pub struct RunOptions {
     pub perf: measure::PerfOptions,
 }
 
-/// Where the picture comes from, opened before the app starts.
+/// Where the picture comes from, opened before the app starts (one value, built once: its
+/// variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 enum Feed {
     Demo(demo::DemoFeed),
-    Live(live::LiveFeed, redraw::Waker, Option<live::LiveRecorder>),
+    Live(live::LiveFeed, redraw::Waker, Option<live::LiveRecorder>, remote_detail::RemoteDetail),
     /// Synthetic scores every frame (`--churn`), from [`measure`].
     Churn,
 }
@@ -155,7 +159,9 @@ impl WallPlugin {
                 let recorder = options.record.as_deref().map(live::LiveRecorder::create).transpose()?;
                 let waker = redraw::Waker::default();
                 let feed = live::LiveFeed::open(live_options, &options.config.live, &map, &waker)?;
-                (picture::Source::Live { url: live_options.base_url.clone() }, Feed::Live(feed, waker, recorder))
+                let (ask, replies) = crate::feed::detail::spawn(live_options.clone()).map_err(|e| anyhow::anyhow!("starting the unit-detail thread: {e}"))?;
+                let remote = remote_detail::RemoteDetail::new(ask, replies);
+                (picture::Source::Live { url: live_options.base_url.clone() }, Feed::Live(feed, waker, recorder, remote))
             }
             None if options.perf.churn => (picture::Source::Demo { speed: 1.0 }, Feed::Churn),
             None => {
@@ -197,8 +203,8 @@ impl Plugin for WallPlugin {
             Feed::Demo(d) => {
                 app.add_plugins(demo::plugin(d));
             }
-            Feed::Live(feed, waker, recorder) => {
-                app.add_plugins(live::plugin(feed, waker, recorder));
+            Feed::Live(feed, waker, recorder, remote) => {
+                app.add_plugins((live::plugin(feed, waker, recorder), remote_detail::plugin(remote)));
             }
             Feed::Churn => {}
         }
@@ -246,9 +252,15 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         .map_err(|p| anyhow::anyhow!("the display or the renderer failed: {}", panic_text(p.as_ref())))?;
     match exit {
         AppExit::Success => Ok(()),
-        AppExit::Error(code) => anyhow::bail!("the app ended with error code {code} (see the log above)"),
+        AppExit::Error(code) => Err(AppFailed(code.get()).into()),
     }
 }
+
+/// The app ended with an error code of its own (3: a render error or a lost GPU device); the
+/// process exits with it, so a service manager can tell.
+#[derive(Debug, thiserror::Error)]
+#[error("the app ended with error code {0} (see the log above)")]
+pub struct AppFailed(pub u8);
 
 /// The text of a panic's payload.
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {

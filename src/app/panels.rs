@@ -8,10 +8,12 @@ use super::derive::Derived;
 use super::i18n::{self, T, UiLang};
 use super::map::MapResource;
 use super::picture::{Picture, Settings};
+use super::remote_detail::RemoteDetail;
 use super::schedule::AppSystems;
 use super::selection::{Select, Selection};
 use super::theme;
 use crate::model::{AlertStatus, Severity, trend_arrow};
+use chrono::{DateTime, FixedOffset};
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(EguiPrimaryContextPass, (ranking_ui.run_if(ranking_on), detail_ui).in_set(AppSystems::Ui));
@@ -43,7 +45,7 @@ fn ranking_ui(
     egui::Area::new("ranking".into()).anchor(egui::Align2::LEFT_TOP, egui::vec2(theme::MARGIN, theme::PANELS_TOP)).show(ctx, |ui| {
         theme::panel_frame().show(ui, |ui| {
             ui.set_width(theme::RANKING_W);
-            ui.label(egui::RichText::new(T::District.get(lang)).size(16.0).strong().color(egui::Color32::WHITE));
+            ui.label(egui::RichText::new(T::District.get(lang)).size(16.0).strong().color(theme::egui(theme::TEXT)));
             ui.horizontal(|ui| {
                 let index = s.index.map_or("—".to_owned(), |v| format!("{v:.1}"));
                 let colour = s.index.map_or(theme::egui(theme::DIM), |v| theme::colour32(settings.ramp.sample(v)));
@@ -53,7 +55,7 @@ fn ranking_ui(
                     ui.label(
                         egui::RichText::new(format!("{} {}  ·  {} {}", T::OpenIncidents.get(lang), s.open_incidents, T::Alerts24h.get(lang), s.alerts_24h))
                             .size(13.0)
-                            .color(egui::Color32::WHITE),
+                            .color(theme::egui(theme::TEXT)),
                     );
                 });
             });
@@ -69,7 +71,7 @@ fn ranking_ui(
             });
             ui.separator();
             ui.horizontal(|ui| {
-                ui.label(egui::RichText::new(T::Ranking.get(lang)).size(16.0).strong().color(egui::Color32::WHITE));
+                ui.label(egui::RichText::new(T::Ranking.get(lang)).size(16.0).strong().color(theme::egui(theme::TEXT)));
                 if !derived.ranking_bureaus.is_empty() {
                     let big = theme::touch_scale(settings.config.ui.touch);
                     for (on_bureaus, label) in [(false, T::Areas), (true, T::Bureau)] {
@@ -125,7 +127,7 @@ fn ranking_ui(
                         };
                         let size = if settings.config.ui.touch { 17.0 } else { 13.0 };
                         cell(format!("{}", i + 1), COLUMNS[0], theme::egui(theme::DIM), size);
-                        cell(map.column_name(&row.id, if settings.config.ui.touch { 6 } else { 8 }), COLUMNS[1], egui::Color32::WHITE, size);
+                        cell(map.column_name(&row.id, if settings.config.ui.touch { 6 } else { 8 }), COLUMNS[1], theme::egui(theme::TEXT), size);
                         let arrow = trend_arrow(row.trend);
                         let arrow_colour = theme::egui(match arrow {
                             '▲' => theme::ALARM_RED,
@@ -148,6 +150,7 @@ fn ranking_ui(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn detail_ui(
     mut contexts: EguiContexts,
     settings: Res<Settings>,
@@ -155,6 +158,7 @@ fn detail_ui(
     derived: Res<Derived>,
     picture: Res<Picture>,
     map: Res<MapResource>,
+    remote: Option<Res<RemoteDetail>>,
     mut select: MessageWriter<Select>,
 ) -> Result {
     let Some((id, d)) = &derived.detail else { return Ok(()) };
@@ -165,7 +169,7 @@ fn detail_ui(
         theme::panel_frame().show(ui, |ui| {
             ui.set_width(theme::DETAIL_W);
             ui.horizontal(|ui| {
-                ui.label(egui::RichText::new(map.unit_name(id)).size(22.0 * big).strong().color(egui::Color32::WHITE));
+                ui.label(egui::RichText::new(map.unit_name(id)).size(22.0 * big).strong().color(theme::egui(theme::TEXT)));
                 let kind = if map.is_bureau(id) { T::Bureau } else { T::Street };
                 ui.label(egui::RichText::new(format!("{} · {id}", kind.get(lang))).size(12.0).color(theme::egui(theme::DIM)));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -189,11 +193,11 @@ fn detail_ui(
                                 ui.label(
                                     egui::RichText::new(format!("{} {}", T::Level.get(lang), i18n::level(level, lang)))
                                         .size(15.0 * big)
-                                        .color(egui::Color32::WHITE),
+                                        .color(theme::egui(theme::TEXT)),
                                 );
                             }
                             if let Some((rank, of)) = d.rank {
-                                ui.label(egui::RichText::new(format!("{} {rank} / {of}", T::Rank.get(lang))).size(15.0 * big).color(egui::Color32::WHITE));
+                                ui.label(egui::RichText::new(format!("{} {rank} / {of}", T::Rank.get(lang))).size(15.0 * big).color(theme::egui(theme::TEXT)));
                             }
                         });
                     });
@@ -204,7 +208,7 @@ fn detail_ui(
                             ui.painter().rect_filled(rect, 2.0, theme::egui(theme::TRACK));
                             let fill = egui::Rect::from_min_size(rect.min, egui::vec2(rect.width() * v / 100.0, rect.height()));
                             ui.painter().rect_filled(fill, 2.0, theme::colour32(settings.ramp.sample(v)));
-                            ui.label(egui::RichText::new(format!("{v:.0}")).size(13.0 * big).color(egui::Color32::WHITE));
+                            ui.label(egui::RichText::new(format!("{v:.0}")).size(13.0 * big).color(theme::egui(theme::TEXT)));
                         });
                     }
                 }
@@ -214,18 +218,30 @@ fn detail_ui(
             }
             ui.separator();
             ui.label(egui::RichText::new(T::Trend24h.get(lang)).size(13.0 * big).color(theme::egui(theme::DIM)));
-            trend_ui(ui, &picture, id, &settings);
+            let backfill: Vec<(DateTime<FixedOffset>, Option<f32>)> = remote
+                .as_ref()
+                .filter(|r| r.unit.as_deref() == Some(id.as_str()))
+                .map(|r| r.history.iter().map(|p| (p.t, p.total)).collect())
+                .unwrap_or_default();
+            trend_ui(ui, &picture, id, &settings, &backfill);
             ui.separator();
+            let remote_doc = remote.as_ref().and_then(|r| r.detail_of(id));
             ui.label(egui::RichText::new(T::Incidents.get(lang)).size(13.0 * big).color(theme::egui(theme::DIM)));
             ui.horizontal(|ui| {
+                // Live: the backend's counts over everything it keeps; else the wall's own.
+                let counts = match remote_doc {
+                    Some(doc) => [doc.incidents.new, doc.incidents.in_progress, doc.incidents.closed].map(|n| n as usize),
+                    None => d.by_status,
+                };
                 for (i, status) in [AlertStatus::New, AlertStatus::InProgress, AlertStatus::Closed].into_iter().enumerate() {
                     let colour = theme::egui(theme::status(status));
-                    ui.label(egui::RichText::new(format!("{} {}", i18n::status(status, lang), d.by_status[i])).size(15.0 * big).color(colour));
+                    ui.label(egui::RichText::new(format!("{} {}", i18n::status(status, lang), counts[i])).size(15.0 * big).color(colour));
                     ui.add_space(6.0);
                 }
             });
-            let mttr = d.mttr_s.map_or("—".to_owned(), |s| if s >= 3600.0 { format!("{:.1} h", s / 3600.0) } else { format!("{:.0} min", s / 60.0) });
-            ui.label(egui::RichText::new(format!("{} {mttr}", T::Mttr.get(lang))).size(13.0 * big).color(egui::Color32::WHITE));
+            let mttr_s = remote_doc.map_or(d.mttr_s, |doc| doc.incidents.mttr_s);
+            let mttr = mttr_s.map_or("—".to_owned(), |s| if s >= 3600.0 { format!("{:.1} h", s / 3600.0) } else { format!("{:.0} min", s / 60.0) });
+            ui.label(egui::RichText::new(format!("{} {mttr}", T::Mttr.get(lang))).size(13.0 * big).color(theme::egui(theme::TEXT)));
             ui.separator();
             ui.label(egui::RichText::new(T::RecentAlerts.get(lang)).size(13.0 * big).color(theme::egui(theme::DIM)));
             if d.recent.is_empty() {
@@ -235,30 +251,17 @@ fn detail_ui(
                 ui.horizontal(|ui| {
                     ui.label(egui::RichText::new(a.time.format("%H:%M").to_string()).size(12.0 * big).monospace().color(theme::egui(theme::DIM)));
                     ui.label(egui::RichText::new(i18n::severity(a.severity, lang)).size(12.0 * big).color(theme::egui(theme::severity(a.severity))));
-                    ui.label(egui::RichText::new(format!("{} · {}", a.category, i18n::status(a.status, lang))).size(12.0 * big).color(egui::Color32::WHITE));
+                    ui.label(
+                        egui::RichText::new(format!("{} · {}", a.category, i18n::status(a.status, lang))).size(12.0 * big).color(theme::egui(theme::TEXT)),
+                    );
                 });
             }
             ui.separator();
-            let [c, h, m, l] = d.vulnerabilities;
-            ui.label(
-                egui::RichText::new(format!("{} ({})", T::Vulnerabilities.get(lang), T::Simulated.get(lang))).size(13.0 * big).color(theme::egui(theme::DIM)),
-            );
-            ui.horizontal(|ui| {
-                for (n, s) in [(c, Severity::Critical), (h, Severity::High), (m, Severity::Medium), (l, Severity::Low)] {
-                    ui.label(egui::RichText::new(format!("{} {n}", i18n::severity(s, lang))).size(14.0 * big).color(theme::egui(theme::severity(s))));
-                }
-            });
-            let (passed, checks) = d.compliance;
-            ui.label(
-                egui::RichText::new(format!(
-                    "{} {:.0}% ({passed}/{checks}, {})",
-                    T::CompliancePass.get(lang),
-                    100.0 * passed as f32 / checks.max(1) as f32,
-                    T::Simulated.get(lang)
-                ))
-                .size(13.0 * big)
-                .color(egui::Color32::WHITE),
-            );
+            match &remote {
+                // Live: only what the backend sent, with its time; 无数据 where it sent none.
+                Some(r) => remote_figures_ui(ui, r, id, lang, big),
+                None => simulated_figures_ui(ui, d, lang, big),
+            }
             ui.add_space(4.0);
             ui.label(egui::RichText::new(T::BackHint.get(lang)).size(11.0).color(theme::egui(theme::DIM)));
         });
@@ -266,10 +269,59 @@ fn detail_ui(
     Ok(())
 }
 
+/// Demo mode's vulnerabilities and compliance, derived from the scores and marked 模拟.
+fn simulated_figures_ui(ui: &mut egui::Ui, d: &crate::model::UnitDetail, lang: crate::config::Lang, big: f32) {
+    let [c, h, m, l] = d.vulnerabilities;
+    ui.label(egui::RichText::new(format!("{} ({})", T::Vulnerabilities.get(lang), T::Simulated.get(lang))).size(13.0 * big).color(theme::egui(theme::DIM)));
+    vulnerabilities_ui(ui, [c, h, m, l], lang, big);
+    let (passed, checks) = d.compliance;
+    let pct = 100.0 * passed as f32 / checks.max(1) as f32;
+    let text = format!("{} {pct:.0}% ({passed}/{checks}, {})", T::CompliancePass.get(lang), T::Simulated.get(lang));
+    ui.label(egui::RichText::new(text).size(13.0 * big).color(theme::egui(theme::TEXT)));
+}
+
+fn vulnerabilities_ui(ui: &mut egui::Ui, [c, h, m, l]: [u32; 4], lang: crate::config::Lang, big: f32) {
+    ui.horizontal(|ui| {
+        for (n, s) in [(c, Severity::Critical), (h, Severity::High), (m, Severity::Medium), (l, Severity::Low)] {
+            ui.label(egui::RichText::new(format!("{} {n}", i18n::severity(s, lang))).size(14.0 * big).color(theme::egui(theme::severity(s))));
+        }
+    });
+}
+
+/// Live mode's vulnerabilities and compliance as the backend last sent them, each with the
+/// time it was taken; 无数据 where the backend has none (or while it is being asked).
+fn remote_figures_ui(ui: &mut egui::Ui, remote: &RemoteDetail, id: &str, lang: crate::config::Lang, big: f32) {
+    let doc = remote.detail_of(id);
+    let missing = if doc.is_none() && remote.pending { T::Loading } else { T::NoData };
+    let dim = theme::egui(theme::DIM);
+    let as_of = |t: &DateTime<FixedOffset>| format!("{} {}", T::AsOf.get(lang), t.format("%m-%d %H:%M"));
+    match doc.and_then(|d| d.vulnerabilities.as_ref()) {
+        Some(v) => {
+            ui.label(egui::RichText::new(format!("{} · {}", T::Vulnerabilities.get(lang), as_of(&v.as_of))).size(13.0 * big).color(dim));
+            vulnerabilities_ui(ui, [v.value.critical, v.value.high, v.value.medium, v.value.low], lang, big);
+        }
+        None => {
+            ui.label(egui::RichText::new(format!("{} · {}", T::Vulnerabilities.get(lang), missing.get(lang))).size(13.0 * big).color(dim));
+        }
+    }
+    match doc.and_then(|d| d.compliance.as_ref()) {
+        Some(c) => {
+            let (passed, total) = (c.value.passed, c.value.total);
+            let pct = 100.0 * passed as f32 / total.max(1) as f32;
+            let text = format!("{} {pct:.0}% ({passed}/{total}) · {}", T::CompliancePass.get(lang), as_of(&c.as_of));
+            ui.label(egui::RichText::new(text).size(13.0 * big).color(theme::egui(theme::TEXT)));
+        }
+        None => {
+            ui.label(egui::RichText::new(format!("{} · {}", T::CompliancePass.get(lang), missing.get(lang))).size(13.0 * big).color(dim));
+        }
+    }
+}
+
 /// The unit's score history as a line over the last 24 h of data time, with the level
 /// thresholds as faint lines. Where the unit went to no data (a gap in the history) the line
 /// breaks; an age is never negative, so data stamped ahead of the clock sits at the right edge.
-fn trend_ui(ui: &mut egui::Ui, picture: &Picture, id: &str, settings: &Settings) {
+/// `backfill` (live mode: the backend's history of the unit) fills in before the wall's own.
+fn trend_ui(ui: &mut egui::Ui, picture: &Picture, id: &str, settings: &Settings, backfill: &[(DateTime<FixedOffset>, Option<f32>)]) {
     let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 70.0), egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, theme::egui(theme::CHART_FILL));
@@ -281,13 +333,16 @@ fn trend_ui(ui: &mut egui::Ui, picture: &Picture, id: &str, settings: &Settings)
             egui::Stroke::new(1.0, theme::colour32(settings.ramp.sample(t)).gamma_multiply(0.35)),
         );
     }
-    let Some(unit) = picture.state.unit(id) else { return };
-    let Some(&(end, _)) = unit.history.back() else { return };
+    let unit = picture.state.unit(id);
+    let own: Vec<(DateTime<FixedOffset>, Option<f32>)> = unit.map(|u| u.history.iter().copied().collect()).unwrap_or_default();
+    let first_own = own.first().map(|(t, _)| *t);
+    let history: Vec<(DateTime<FixedOffset>, Option<f32>)> = backfill.iter().copied().filter(|(t, _)| first_own.is_none_or(|f| *t < f)).chain(own).collect();
+    let Some(&(end, _)) = history.last() else { return };
     let end = picture.clock.map_or(end, |c| c.max(end));
     let span = 24.0 * 3600.0;
     // Runs of points between gaps.
     let mut runs: Vec<Vec<egui::Pos2>> = vec![Vec::new()];
-    for (t, v) in &unit.history {
+    for (t, v) in &history {
         let age = (end - *t).as_seconds_f64().max(0.0);
         if age > span {
             continue;
@@ -298,7 +353,8 @@ fn trend_ui(ui: &mut egui::Ui, picture: &Picture, id: &str, settings: &Settings)
             None => {}
         }
     }
-    let colour = theme::colour32(settings.ramp.sample(unit.score.map_or(0.0, |s| s.total)));
+    let score = unit.and_then(|u| u.score);
+    let colour = theme::colour32(settings.ramp.sample(score.map_or(0.0, |s| s.total)));
     for run in &runs {
         match run.as_slice() {
             [] => {}
@@ -311,7 +367,7 @@ fn trend_ui(ui: &mut egui::Ui, picture: &Picture, id: &str, settings: &Settings)
         }
     }
     // The dot marks the current score; a unit with no data now has none.
-    if unit.score.is_some()
+    if score.is_some()
         && let Some(last) = runs.last().and_then(|r| r.last())
     {
         painter.circle_filled(*last, 3.0, colour);

@@ -65,8 +65,8 @@ pub const BANNER_FILL: Rgb = [80, 6, 12];
 pub const BANNER_BLINK_OFF: Rgb = [0x60, 0x10, 0x18];
 /// See [`BANNER_FILL`].
 pub const BANNER_TEXT: Rgb = [0xff, 0xd0, 0xd0];
-/// The stale watermark's title and subtitle.
-pub const WATERMARK: Rgb = [255, 90, 90];
+/// The stale watermark's title (the alarm red, drawn translucent) and subtitle.
+pub const WATERMARK: Rgb = ALARM_RED;
 /// See [`WATERMARK`].
 pub const WATERMARK_SUB: Rgb = [255, 200, 200];
 /// Units without data (the shader's no-data colour and the capture sidecar's expectation).

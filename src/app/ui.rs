@@ -115,7 +115,7 @@ fn header_ui(
         frame.show(ui, |ui| {
             ui.set_width(width - 32.0);
             ui.horizontal(|ui| {
-                ui.label(egui::RichText::new(T::Title.get(lang)).size(24.0).strong().color(egui::Color32::WHITE));
+                ui.label(egui::RichText::new(T::Title.get(lang)).size(24.0).strong().color(theme::egui(theme::TEXT)));
                 if width > 1400.0 {
                     ui.label(egui::RichText::new("Situation Wall").size(14.0).color(theme::egui(theme::DIM)));
                 }
@@ -159,7 +159,7 @@ fn header_ui(
                     }
                     ui.add_space(16.0);
                     let secs = picture.clock.map(|c| c.format("%H:%M:%S").to_string()).unwrap_or_default();
-                    ui.label(egui::RichText::new(secs).size(22.0).monospace().color(egui::Color32::WHITE));
+                    ui.label(egui::RichText::new(secs).size(22.0).monospace().color(theme::egui(theme::TEXT)));
                     if tour.is_some_and(|t| t.active) {
                         ui.add_space(8.0);
                         ui.label(
@@ -187,7 +187,7 @@ fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapRe
     let frame = egui::Frame::new().fill(theme::egui_alpha(theme::PANEL_FILL, 220)).inner_margin(12).corner_radius(6);
     egui::Area::new("legend".into()).anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(theme::MARGIN, -bottom)).show(ctx, |ui| {
         frame.show(ui, |ui| {
-            ui.label(egui::RichText::new(T::RiskScore.get(lang)).size(14.0).color(egui::Color32::WHITE));
+            ui.label(egui::RichText::new(T::RiskScore.get(lang)).size(14.0).color(theme::egui(theme::TEXT)));
             let (rect, _) = ui.allocate_exact_size(egui::vec2(260.0, 14.0), egui::Sense::hover());
             let painter = ui.painter();
             let steps = 100;
@@ -215,7 +215,7 @@ fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapRe
                     let (lo, hi) = levels.range(level);
                     let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
                     ui.painter().rect_filled(r, 2.0, theme::colour32(settings.ramp.sample((lo + hi) / 2.0)));
-                    ui.label(egui::RichText::new(format!("{} {lo:.0}–{hi:.0}", i18n::level(level, lang))).size(13.0).color(egui::Color32::WHITE));
+                    ui.label(egui::RichText::new(format!("{} {lo:.0}–{hi:.0}", i18n::level(level, lang))).size(13.0).color(theme::egui(theme::TEXT)));
                 }
             });
             let ext = &settings.config.extrusion;
@@ -276,7 +276,7 @@ fn glyph_probe_ui(mut contexts: EguiContexts) -> Result {
     for (i, ch) in GLYPH_PROBE.iter().enumerate() {
         let cell = egui::Rect::from_min_size(origin + egui::vec2(i as f32 * GLYPH_CELL, 0.0), egui::vec2(GLYPH_CELL, GLYPH_CELL));
         painter.rect_filled(cell, 0.0, egui::Color32::BLACK);
-        painter.text(cell.center(), egui::Align2::CENTER_CENTER, ch.to_string(), egui::FontId::proportional(44.0), egui::Color32::WHITE);
+        painter.text(cell.center(), egui::Align2::CENTER_CENTER, ch.to_string(), egui::FontId::proportional(44.0), theme::egui(theme::TEXT));
     }
     Ok(())
 }

@@ -87,7 +87,7 @@ impl LiveOptions {
             connect_timeout: Duration::from_secs_f64(DEFAULT_CONNECT_TIMEOUT_S),
             request_timeout: Duration::from_secs_f64(DEFAULT_REQUEST_TIMEOUT_S),
             max_body: (DEFAULT_MAX_BODY_MIB * 1_048_576.0) as usize,
-            idle_timeout: Duration::from_secs(45),
+            idle_timeout: Duration::from_secs_f64(DEFAULT_IDLE_TIMEOUT_S),
             poll_interval: Duration::from_secs_f64(DEFAULT_POLL_S),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
@@ -102,6 +102,9 @@ pub const DEFAULT_CONNECT_TIMEOUT_S: f64 = 5.0;
 pub const DEFAULT_REQUEST_TIMEOUT_S: f64 = 10.0;
 /// Default largest response body, MiB (`[live] max_body_mib`).
 pub const DEFAULT_MAX_BODY_MIB: f64 = 16.0;
+/// Default longest silence on an event stream before it is dropped and reopened, seconds:
+/// `[live] stale_s` (30 by default), at least 20.
+pub const DEFAULT_IDLE_TIMEOUT_S: f64 = 30.0;
 /// Default polling interval where there is no event stream, seconds (`[live] poll_s`).
 pub const DEFAULT_POLL_S: f64 = 5.0;
 
@@ -220,6 +223,27 @@ impl FeedMsg {
     pub fn ahead_of(&self, now: DateTime<Utc>) -> Option<i64> {
         let ahead = (self.stamped()?.with_timezone(&Utc) - now).num_seconds();
         (ahead > CLOCK_SKEW_S).then_some(ahead)
+    }
+
+    /// Moves every data time of the message that is later than `limit` back to `limit`: data
+    /// stamped in the future (a backend whose clock jumped) must not outrank the real updates
+    /// that follow it under newest-wins, which would freeze its units until that future came.
+    pub fn clamp_times(&mut self, limit: DateTime<FixedOffset>) {
+        let clamp = |t: &mut DateTime<FixedOffset>| {
+            if *t > limit {
+                *t = limit;
+            }
+        };
+        match self {
+            FeedMsg::Snapshot { as_of, alerts, .. } => {
+                clamp(as_of);
+                alerts.iter_mut().for_each(|a| clamp(&mut a.time));
+            }
+            FeedMsg::Scores { as_of, .. } => clamp(as_of),
+            FeedMsg::Alert(a) => clamp(&mut a.time),
+            FeedMsg::AlertStatus(e) => clamp(&mut e.at),
+            _ => {}
+        }
     }
 
     /// The log line of a `Rejected` or `Noted` message (`None` for the others), e.g. "rejected
@@ -363,7 +387,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn build_client(options: &LiveOptions) -> Result<reqwest::Client, String> {
+pub(crate) fn build_client(options: &LiveOptions) -> Result<reqwest::Client, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder().connect_timeout(options.connect_timeout).user_agent(concat!("situation-wall/", env!("CARGO_PKG_VERSION")));
     if let Some(pem) = &options.extra_ca_pem {
@@ -587,6 +611,9 @@ impl Client {
                 Ok(e) => self.send(FeedMsg::AlertStatus(e)),
                 Err(e) => self.send_bad("alert_status event", e.to_string()),
             },
+            // A unit's detail snapshot: the drill-down asks for it when it is shown
+            // (`feed::detail`), so the stream's copy is contact, not news.
+            "detail" => true,
             _ => self.send_bad("event type", format!("unknown event type {name:?} ignored")),
         }
     }

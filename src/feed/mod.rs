@@ -2,6 +2,7 @@
 //! that makes the built-in demo, and the live client with its Server-Sent Events parser. No
 //! rendering here.
 
+pub mod detail;
 pub mod live;
 pub mod record;
 pub mod recording;
