@@ -374,9 +374,9 @@ pub fn decode_scores(items: &[Value], known: Option<&dyn Fn(&str) -> bool>) -> D
     let mut report = DecodeReport::default();
     for (i, v) in items.iter().enumerate() {
         let entry = if v.get("total").is_some_and(Value::is_null) {
-            serde_json::from_value::<NoDataItem>(v.clone()).map(|n| Entry::Clear(n.unit))
+            NoDataItem::deserialize(v).map(|n| Entry::Clear(n.unit))
         } else {
-            serde_json::from_value::<ScoreItem>(v.clone()).map(Entry::Score)
+            ScoreItem::deserialize(v).map(Entry::Score)
         };
         let verdict = match entry {
             Err(_) => Err(RejectKind::WrongType),
@@ -421,7 +421,8 @@ pub fn decode_scores(items: &[Value], known: Option<&dyn Fn(&str) -> bool>) -> D
 pub fn decode_alerts(items: &[Value], known: Option<&dyn Fn(&str) -> bool>) -> DecodedAlerts {
     let mut out = DecodedAlerts { alerts: Vec::with_capacity(items.len()), report: DecodeReport::default() };
     for (i, v) in items.iter().enumerate() {
-        let verdict = match serde_json::from_value::<Alert>(v.clone()) {
+        // Read from the value in place: no copy of each item.
+        let verdict = match Alert::deserialize(v) {
             Err(_) => Err(RejectKind::WrongType),
             Ok(a) if known.is_some_and(|k| !k(&a.unit)) => Err(RejectKind::UnknownUnit),
             Ok(a) => Ok(a),
