@@ -158,6 +158,12 @@ enum Command {
         /// Most records in one ingested batch.
         #[arg(long, default_value_t = situation_wall::server::DEFAULT_MAX_BATCH)]
         max_batch: usize,
+        /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Send an NDJSON file of ingest records to a gateway in batches, retrying failures;
     /// prints a summary and each refused line, and exits non-zero when a line was refused or
@@ -365,6 +371,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             retention_days,
             max_body_mib,
             max_batch,
+            tls_cert,
+            tls_key,
         }) => {
             situation_wall::cli::serve::serve(situation_wall::cli::serve::ServeArgs {
                 recording,
@@ -379,6 +387,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 retention_days,
                 max_body_mib,
                 max_batch,
+                tls: tls_cert.zip(tls_key),
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -265,6 +265,47 @@ pub struct GatewayOptions {
     pub body_timeout: Duration,
     /// Print an audit line per ingested batch to stderr.
     pub audit: bool,
+    /// Serve HTTPS with this certificate and key ([`tls_config`]); `None`: plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// A TLS configuration from a PEM certificate chain (`cert`, leaf first) and its PEM private
+/// key (`key`: PKCS#8, PKCS#1 or SEC1), TLS 1.2 and 1.3 with rustls' safe defaults.
+///
+/// # Errors
+/// Naming the file that cannot be read, holds no certificate or key, or does not match.
+pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| anyhow::anyhow!("--tls-cert {}: {e}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("--tls-cert {}: {e}", cert.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "--tls-cert {}: no PEM certificate in it", cert.display());
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| anyhow::anyhow!("--tls-key {}: {e}", key.display()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| anyhow::anyhow!("--tls-cert {} with its key: {e}", cert.display()))?;
+    Ok(Arc::new(config))
+}
+
+/// Serves `app` over TLS on `listener`: each connection's handshake and requests run on a task
+/// of their own, so a slow or failed handshake never holds up another client.
+async fn serve_tls(listener: tokio::net::TcpListener, app: Router, tls: Arc<rustls::ServerConfig>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await else { return };
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades().await;
+        });
+    }
 }
 
 impl GatewayOptions {
@@ -284,6 +325,7 @@ impl GatewayOptions {
             max_batch: DEFAULT_MAX_BATCH,
             body_timeout: Duration::from_secs(120),
             audit: true,
+            tls: None,
         }
     }
 
@@ -389,8 +431,14 @@ pub async fn start_gateway(mut store: Store, mut options: GatewayOptions, addr: 
         helpers.push(tokio::spawn(retain(Arc::clone(&shared), days)));
     }
     let app = router(Arc::clone(&shared));
+    let tls = shared.options.tls.clone();
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        match tls {
+            Some(tls) => serve_tls(listener, app, tls).await,
+            None => {
+                let _ = axum::serve(listener, app).await;
+            }
+        }
     });
     Ok(ServerHandle { addr, task, helpers, shutdown })
 }

@@ -886,3 +886,96 @@ fn load() {
     );
     handle.abort();
 }
+
+/// `serve --tls-cert/--tls-key` serves HTTPS with the given certificate: the wall's own client,
+/// trusting it as `[live] ca_file` would, takes its snapshot over TLS; plain HTTP to the same
+/// port gets no answer; a key that does not match the certificate is refused naming the file.
+#[test]
+fn tls_serves_https_with_the_given_certificate() {
+    let dir = scratch("tls");
+    let (ca, ca_key, cert, key) = (dir.join("ca.pem"), dir.join("ca.key"), dir.join("cert.pem"), dir.join("key.pem"));
+    // A test CA and a server certificate it signs (rustls, like browsers, refuses a CA
+    // certificate presented as the server's own).
+    let ext = dir.join("ext.cnf");
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let openssl =
+        |args: &[&std::ffi::OsStr]| Command::new("openssl").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let os = |s: &str| std::ffi::OsStr::new(s).to_owned();
+    let made = openssl(&[
+        &os("req"),
+        &os("-x509"),
+        &os("-newkey"),
+        &os("rsa:2048"),
+        &os("-nodes"),
+        &os("-days"),
+        &os("1"),
+        &os("-subj"),
+        &os("/CN=test-ca"),
+        &os("-keyout"),
+        ca_key.as_os_str(),
+        &os("-out"),
+        ca.as_os_str(),
+    ]) && openssl(&[
+        &os("req"),
+        &os("-newkey"),
+        &os("rsa:2048"),
+        &os("-nodes"),
+        &os("-subj"),
+        &os("/CN=localhost"),
+        &os("-keyout"),
+        key.as_os_str(),
+        &os("-out"),
+        dir.join("leaf.csr").as_os_str(),
+    ]) && openssl(&[
+        &os("x509"),
+        &os("-req"),
+        &os("-in"),
+        dir.join("leaf.csr").as_os_str(),
+        &os("-CA"),
+        ca.as_os_str(),
+        &os("-CAkey"),
+        ca_key.as_os_str(),
+        &os("-CAcreateserial"),
+        &os("-days"),
+        &os("1"),
+        &os("-out"),
+        cert.as_os_str(),
+        &os("-extfile"),
+        ext.as_os_str(),
+    ]);
+    if !made {
+        eprintln!("SKIPPED: openssl could not make a test certificate");
+        return;
+    }
+    let mut options = GatewayOptions::new(test_units());
+    options.tls = Some(server::tls_config(&cert, &key).unwrap());
+    options.audit = false;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut store = Store::open(None).unwrap();
+    store.ingest(&[score("110105001", &at(recent_base(), 0), 42.0)], None).unwrap();
+    let handle = rt.block_on(server::start_gateway(store, options, "127.0.0.1:0".parse().unwrap())).unwrap();
+    let mut client = LiveOptions::new(&format!("https://127.0.0.1:{}", handle.addr.port()));
+    client.extra_ca_pem = Some(std::fs::read(&ca).unwrap());
+    let rx = live::spawn(client, None);
+    let until = Instant::now() + Duration::from_secs(20);
+    let (mut total, mut seen) = (None, Vec::new());
+    while Instant::now() < until && total.is_none() {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(FeedMsg::Snapshot { scores, .. }) => total = scores.iter().find(|s| s.unit == "110105001").map(|s| s.total),
+            Ok(other) => seen.push(format!("{other:?}")),
+            Err(_) => {}
+        }
+    }
+    assert_eq!(total, Some(42.0), "the snapshot came over TLS; instead: {seen:?}");
+    let plain = request(handle.addr, "GET", "/api/v1/health", &[], b"");
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status != 200), "plain HTTP to the TLS port is not served");
+    handle.abort();
+    // The CA's key with the server's certificate: refused, naming the certificate file.
+    let err = server::tls_config(&cert, &ca_key).unwrap_err().to_string();
+    assert!(err.contains("cert.pem"), "{err}");
+    assert!(server::tls_config(&dir.join("missing.pem"), &key).unwrap_err().to_string().contains("missing.pem"));
+}

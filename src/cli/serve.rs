@@ -45,6 +45,8 @@ pub struct ServeArgs {
     pub max_body_mib: usize,
     /// Most records per ingested batch (≥ 1).
     pub max_batch: usize,
+    /// Serve HTTPS: a PEM certificate chain and its PEM private key (both or neither).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The value of a token variable, trimmed.
@@ -133,6 +135,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.max_body_bytes = args.max_body_mib << 20;
     options.max_batch = args.max_batch;
     options.retention_days = Some(args.retention_days);
+    if let Some((cert, key)) = &args.tls {
+        options.tls = Some(server::tls_config(cert, key)?);
+    }
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
     if let Some(path) = &recording {
         let rec = Recording::read(path).with_context(|| format!("reading {}", path.display()))?;
         for e in rec.errors.iter().take(20) {
@@ -158,7 +164,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let handle = server::start_gateway(store, options, args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
-        println!("serving http://{}/api/v1: {store_text}, {playing}, {auth}", handle.addr);
+        println!("serving {scheme}://{}/api/v1: {store_text}, {playing}, {auth}", handle.addr);
         handle.wait().await;
         anyhow::Ok(())
     })
