@@ -235,17 +235,23 @@ mod tests {
     use crate::app::picture::{Freshness, Source};
     use std::time::Duration;
 
-    /// The app's side of an outage: with contact the picture is live; without it, it turns
-    /// delayed, then stale, keeping the last good scores; contact again makes it live.
-    #[test]
-    fn the_picture_goes_stale_keeps_its_state_and_recovers() {
+    /// A headless app following a feed the test writes into, with `thresholds`.
+    fn live_app(thresholds: FreshnessThresholds) -> (crossbeam_channel::Sender<FeedMsg>, App) {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut app = App::new();
         app.add_plugins(MinimalPlugins)
             .insert_resource(Picture::new(Source::Live { url: "t".into() }))
             .insert_resource(Settings::new(crate::config::Config::default()).unwrap())
             .add_plugins((crate::app::schedule::plugin, crate::app::redraw::plugin(false)))
-            .add_plugins(plugin(LiveFeed::new(rx, "t".into(), FreshnessThresholds { delayed_s: 0.15, stale_s: 0.3 }), Waker::default(), None));
+            .add_plugins(plugin(LiveFeed::new(rx, "t".into(), thresholds), Waker::default(), None));
+        (tx, app)
+    }
+
+    /// The app's side of an outage: with contact the picture is live; without it, it turns
+    /// delayed, then stale, keeping the last good scores; contact again makes it live.
+    #[test]
+    fn the_picture_goes_stale_keeps_its_state_and_recovers() {
+        let (tx, mut app) = live_app(FreshnessThresholds { delayed_s: 0.15, stale_s: 0.3 });
         let as_of = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();
         tx.send(FeedMsg::Contact).unwrap();
         let item = ScoreItem { unit: "1".into(), total: 40.0, threat: 1.0, asset: 1.0, compliance: 1.0, level: None };
@@ -269,13 +275,7 @@ mod tests {
     /// and rejections and remarks are counted per kind.
     #[test]
     fn future_data_is_applied_and_reports_are_counted() {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let mut app = App::new();
-        app.add_plugins(MinimalPlugins)
-            .insert_resource(Picture::new(Source::Live { url: "t".into() }))
-            .insert_resource(Settings::new(crate::config::Config::default()).unwrap())
-            .add_plugins((crate::app::schedule::plugin, crate::app::redraw::plugin(false)))
-            .add_plugins(plugin(LiveFeed::new(rx, "t".into(), FreshnessThresholds { delayed_s: 10.0, stale_s: 30.0 }), Waker::default(), None));
+        let (tx, mut app) = live_app(FreshnessThresholds { delayed_s: 10.0, stale_s: 30.0 });
         let ahead = (chrono::Utc::now() + chrono::TimeDelta::hours(1)).with_timezone(&crate::model::beijing());
         let item = ScoreItem { unit: "1".into(), total: 40.0, threat: 1.0, asset: 1.0, compliance: 1.0, level: None };
         tx.send(FeedMsg::Scores { as_of: ahead, scores: vec![item], cleared: vec![] }).unwrap();

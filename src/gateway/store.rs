@@ -1055,39 +1055,28 @@ impl Store {
             for (index, record) in parsed.into_iter().enumerate() {
                 let Some(record) = record else { continue };
                 // Scores and clears are samples; the other kinds are stored by their helpers.
+                // An alert, status change or detail is stored at once: its event data, or
+                // `None` when it was stored before (a duplicate).
+                let stored = match &record {
+                    Record::Score(_) | Record::Clear(_) => None,
+                    Record::Alert(a) => Some(("alert", store_alert(&tx, loc, a)?)),
+                    Record::Status(s) => Some(("alert_status", store_status(&tx, loc, s)?)),
+                    Record::Detail(d) => Some(("detail", store_detail(&tx, loc, d)?)),
+                };
+                if let Some((kind, data)) = stored {
+                    match data {
+                        Some(data) => {
+                            report.accepted += 1;
+                            pending.push(Pending::Ready(kind, data));
+                        }
+                        None => report.duplicate += 1,
+                    }
+                    continue;
+                }
                 let (unit, time, parts) = match record {
                     Record::Score(s) => (s.unit, s.time, Some([s.total, s.threat, s.asset, s.compliance])),
                     Record::Clear(c) => (c.unit, c.time, None),
-                    Record::Alert(a) => {
-                        match store_alert(&tx, loc, &a)? {
-                            Some(data) => {
-                                report.accepted += 1;
-                                pending.push(Pending::Ready("alert", data));
-                            }
-                            None => report.duplicate += 1,
-                        }
-                        continue;
-                    }
-                    Record::Status(s) => {
-                        match store_status(&tx, loc, &s)? {
-                            Some(data) => {
-                                report.accepted += 1;
-                                pending.push(Pending::Ready("alert_status", data));
-                            }
-                            None => report.duplicate += 1,
-                        }
-                        continue;
-                    }
-                    Record::Detail(d) => {
-                        match store_detail(&tx, loc, &d)? {
-                            Some(data) => {
-                                report.accepted += 1;
-                                pending.push(Pending::Ready("detail", data));
-                            }
-                            None => report.duplicate += 1,
-                        }
-                        continue;
-                    }
+                    Record::Alert(_) | Record::Status(_) | Record::Detail(_) => continue,
                 };
                 let t = micros(&time);
                 if let Some(h) = horizon
