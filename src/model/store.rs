@@ -87,19 +87,7 @@ impl RiskState {
     /// as the shown update replaces it.
     pub fn apply_score(&mut self, unit: &str, at: DateTime<FixedOffset>, score: RiskScore) -> Result<(), Rejected> {
         score.validate().map_err(|e| Rejected::Invalid { unit: unit.to_owned(), reason: e.to_string() })?;
-        // Look up before inserting: the id is copied only for a unit seen the first time.
-        if !self.units.contains_key(unit) {
-            self.units.insert(unit.to_owned(), UnitState::default());
-        }
-        let state = self.units.get_mut(unit).expect("inserted above");
-        if let Some(shown) = state.as_of
-            && at < shown
-        {
-            return Err(Rejected::Older { unit: unit.to_owned(), at: at.to_rfc3339(), shown: shown.to_rfc3339() });
-        }
-        if state.history.back().is_some_and(|&(t, _)| t == at) {
-            state.history.pop_back();
-        }
+        let state = self.update_slot(unit, at)?;
         state.history.push_back((at, Some(score.total)));
         while state.history.len() > HISTORY_LEN {
             state.history.pop_front();
@@ -121,6 +109,25 @@ impl RiskState {
     /// # Errors
     /// [`Rejected::Older`] when the unit already shows a newer update.
     pub fn clear_score(&mut self, unit: &str, at: DateTime<FixedOffset>) -> Result<(), Rejected> {
+        let state = self.update_slot(unit, at)?;
+        // One gap after the last score; a unit that had no score has nothing to break.
+        if state.history.back().is_some_and(|&(_, v)| v.is_some()) {
+            state.history.push_back((at, None));
+            while state.history.len() > HISTORY_LEN {
+                state.history.pop_front();
+            }
+        }
+        state.score = None;
+        state.as_of = Some(at);
+        self.touch(at);
+        Ok(())
+    }
+
+    /// The state of `unit` (created when first seen) ready to take an update at `at`: refused
+    /// when it already shows a newer one; an update at the same time as the shown one replaces
+    /// it, so its history entry is taken off.
+    fn update_slot(&mut self, unit: &str, at: DateTime<FixedOffset>) -> Result<&mut UnitState, Rejected> {
+        // Look up before inserting: the id is copied only for a unit seen the first time.
         if !self.units.contains_key(unit) {
             self.units.insert(unit.to_owned(), UnitState::default());
         }
@@ -133,17 +140,7 @@ impl RiskState {
         if state.history.back().is_some_and(|&(t, _)| t == at) {
             state.history.pop_back();
         }
-        // One gap after the last score; a unit that had no score has nothing to break.
-        if state.history.back().is_some_and(|&(_, v)| v.is_some()) {
-            state.history.push_back((at, None));
-            while state.history.len() > HISTORY_LEN {
-                state.history.pop_front();
-            }
-        }
-        state.score = None;
-        state.as_of = Some(at);
-        self.touch(at);
-        Ok(())
+        Ok(state)
     }
 
     /// Adds a new alert.
