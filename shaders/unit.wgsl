@@ -4,7 +4,8 @@
 // the app rewrites when they change, so no material is ever mutated per unit (bevy#18882).
 //
 // units[i] = (height in metres, score 0–100 or -1 for no data, pulse 0–1, selected 0/1)
-// ramp[s] = linear RGB of integer score s (0–100); ramp[101 + s] is its stale (desaturated) twin
+// ramp[s] = linear RGB of the scores in [s, s + 1) (s = 0–100, floor: a level's colour starts
+// exactly at its whole-point threshold); ramp[101 + s] is its stale (desaturated) twin
 
 #import bevy_pbr::view_transformations::position_world_to_clip
 
@@ -68,7 +69,7 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
         base = params.no_data.rgb;
     } else {
         let stale_offset = select(0u, 101u, params.mode.x > 0.5);
-        base = ramp[u32(round(clamp(u.y, 0.0, 100.0))) + stale_offset].rgb;
+        base = ramp[u32(floor(clamp(u.y, 0.0, 100.0))) + stale_offset].rgb;
     }
     var c = base * in.shade;
     // Walls (shade < 1) glow towards their top edge: a rim in the unit's own colour plus the

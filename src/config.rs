@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::geo::{Crs, LoadOptions};
-use crate::model::{ColourRamp, LevelThresholds, RampError, RampStop};
+use crate::model::{ColourRamp, LEVEL_COLOURS, LevelThresholds, RampError, RampStop, Severity, Sla};
 
 /// The built-in schematic map, relative to the data root.
 pub const DEFAULT_MAP: &str = "maps/chaoyang_schematic.geojson";
@@ -52,6 +52,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Kiosk lock-down.
     pub kiosk: KioskConfig,
+    /// Incident time limits per severity (超时 past them).
+    pub sla: Sla,
 }
 
 /// How unit prisms are drawn (see `app::scene`).
@@ -117,11 +119,31 @@ pub struct UiConfig {
     pub ranking: bool,
     /// Rows the ranking board shows before it scrolls.
     pub ranking_rows: usize,
+    /// The board's tab at start: `now` (实时), `day`, `week`, `month` (今日 / 本周 / 本月) or
+    /// `efficiency` (处置效率).
+    pub board: BoardStart,
+}
+
+/// `[ui] board`: the ranking board's first tab.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BoardStart {
+    /// The current scores.
+    #[default]
+    Now,
+    /// Today's means.
+    Day,
+    /// This week's means.
+    Week,
+    /// This month's means.
+    Month,
+    /// Disposal efficiency.
+    Efficiency,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
-        Self { lang: Lang::Zh, scale: 0.0, touch: false, ranking: true, ranking_rows: 12 }
+        Self { lang: Lang::Zh, scale: 0.0, touch: false, ranking: true, ranking_rows: 12, board: BoardStart::Now }
     }
 }
 
@@ -155,8 +177,14 @@ pub struct AlertsConfig {
     pub max_effects: usize,
     /// Ripple and pulse duration, seconds (scaled up to 1.5× for 严重).
     pub effect_s: f32,
-    /// How long a 严重 (critical) banner stays, seconds.
-    pub banner_s: f32,
+    /// Whether an operator may acknowledge (确认) a 严重 incident from this screen (the
+    /// banner's button): true on kiosks and desktops, false on the unattended wall, which
+    /// never acknowledges. The banner stays until the incident is acknowledged or closed.
+    pub acknowledge: bool,
+    /// The severity from which a new alert interrupts the auto-tour, flies to its unit and
+    /// holds its drill-down until acknowledged (or, where `acknowledge` is off, for
+    /// `fly_dwell_s`).
+    pub takeover: Severity,
     /// Fly the camera to a unit with a critical alert, and back after `fly_dwell_s`.
     pub fly_to_critical: bool,
     /// Seconds the camera stays at that unit.
@@ -167,7 +195,7 @@ pub struct AlertsConfig {
 
 impl Default for AlertsConfig {
     fn default() -> Self {
-        Self { max_effects: 16, effect_s: 4.0, banner_s: 12.0, fly_to_critical: false, fly_dwell_s: 10.0, ticker_len: 8 }
+        Self { max_effects: 16, effect_s: 4.0, acknowledge: true, takeover: Severity::Critical, fly_to_critical: false, fly_dwell_s: 10.0, ticker_len: 8 }
     }
 }
 
@@ -331,17 +359,34 @@ impl Default for DemoConfig {
     }
 }
 
-/// `[ramp]`.
+/// `[ramp]`: how scores are coloured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RampConfig {
-    /// Stops, scores increasing.
+    /// `"levels"` (the default): one colour per level, `level_colours` at the `[levels]`
+    /// thresholds; `"continuous"`: the `stops` ramp.
+    pub mode: RampMode,
+    /// 低 / 中 / 高 / 严重 as `#rrggbb`: the national four-level warning colours by default
+    /// ([`LEVEL_COLOURS`]).
+    pub level_colours: [String; 4],
+    /// Stops of the continuous ramp, scores increasing (plasma by default).
     pub stops: Vec<RampStop>,
+}
+
+/// How `[ramp]` colours a score.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RampMode {
+    /// The level's colour (蓝 黄 橙 红 by default).
+    #[default]
+    Levels,
+    /// The perceptually ordered continuous ramp of `stops`.
+    Continuous,
 }
 
 impl Default for RampConfig {
     fn default() -> Self {
-        Self { stops: ColourRamp::default_stops() }
+        Self { mode: RampMode::Levels, level_colours: LEVEL_COLOURS.map(String::from), stops: ColourRamp::default_stops() }
     }
 }
 
@@ -440,6 +485,14 @@ pub enum ConfigError {
         /// The values given.
         critical: f32,
     },
+    /// Time limits that cannot hold.
+    #[error("config {path} [sla]: {reason}")]
+    Sla {
+        /// Path.
+        path: String,
+        /// Which severity and field, and why.
+        reason: String,
+    },
     /// Live-mode settings that can never work (a bad URL, an unreadable token or CA file).
     #[error("{0}")]
     Live(String),
@@ -464,23 +517,23 @@ impl Config {
     /// [`ConfigError`] for bad TOML, unknown keys, a bad ramp or thresholds.
     pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|source| ConfigError::Toml { path: path.into(), source })?;
-        cfg.ramp()?;
+        cfg.sla.validate().map_err(|reason| ConfigError::Sla { path: path.into(), reason })?;
         let l = cfg.levels;
         if !(0.0 < l.medium && l.medium < l.high && l.high < l.critical && l.critical <= 100.0) {
             return Err(ConfigError::Levels { path: path.into(), medium: l.medium, high: l.high, critical: l.critical });
         }
+        cfg.ramp()?;
         let e = &cfg.extrusion;
         let w = &cfg.window;
         let r = &cfg.render;
         let (ui, tour, alerts) = (&cfg.ui, &cfg.tour, &cfg.alerts);
-        let checks: [(&'static str, f64, bool, &'static str); 16] = [
+        let checks: [(&'static str, f64, bool, &'static str); 15] = [
             ("[render] idle_redraw_s", r.idle_redraw_s, r.idle_redraw_s.is_finite() && r.idle_redraw_s > 0.0, "a finite number > 0"),
             ("[render] msaa", f64::from(r.msaa), matches!(r.msaa, 0 | 1 | 2 | 4 | 8), "0 (auto), 1, 2, 4 or 8"),
             ("[ui] scale", f64::from(ui.scale), ui.scale.is_finite() && (ui.scale == 0.0 || (0.5..=8.0).contains(&ui.scale)), "0 (auto) or 0.5 to 8"),
             ("[tour] idle_s", tour.idle_s, tour.idle_s.is_finite() && tour.idle_s > 0.0, "a finite number > 0"),
             ("[tour] dwell_s", tour.dwell_s, tour.dwell_s.is_finite() && tour.dwell_s >= 1.0, "at least 1"),
             ("[alerts] effect_s", f64::from(alerts.effect_s), alerts.effect_s.is_finite() && alerts.effect_s > 0.0, "a finite number > 0"),
-            ("[alerts] banner_s", f64::from(alerts.banner_s), alerts.banner_s.is_finite() && alerts.banner_s >= 0.0, "a finite number >= 0"),
             ("[extrusion] base_m", f64::from(e.base_m), e.base_m.is_finite() && e.base_m >= 0.0, "a finite number >= 0"),
             (
                 "[extrusion] metres_per_point",
@@ -564,9 +617,12 @@ impl Config {
     /// The colour ramp.
     ///
     /// # Errors
-    /// [`RampError`] for bad stops.
+    /// [`RampError`] for bad stops or level colours.
     pub fn ramp(&self) -> Result<ColourRamp, RampError> {
-        ColourRamp::new(&self.ramp.stops)
+        match self.ramp.mode {
+            RampMode::Levels => ColourRamp::levels(&self.levels, &self.ramp.level_colours),
+            RampMode::Continuous => ColourRamp::new(&self.ramp.stops),
+        }
     }
 }
 
@@ -622,7 +678,7 @@ mod tests {
         assert!(wall.tour.enabled);
         // Keys the profile does not name keep the default file's values.
         assert_eq!(wall.demo.speed, 60.0);
-        assert_eq!(wall.ramp().unwrap(), ColourRamp::default());
+        assert_eq!(wall.ramp().unwrap(), Config::default().ramp().unwrap());
         let kiosk = Config::load_with_profile(None, "kiosk").unwrap();
         assert!(kiosk.kiosk.locked && kiosk.ui.touch);
         let desktop = Config::load_with_profile(None, "desktop").unwrap();
@@ -664,7 +720,8 @@ mod tests {
         assert_eq!(c.tour, d.tour, "[tour]");
         assert_eq!(c.alerts, d.alerts, "[alerts]");
         assert_eq!(c.kiosk, d.kiosk, "[kiosk]");
+        assert_eq!(c.sla, d.sla, "[sla]");
         assert_eq!(c, d, "a section the checks above miss");
-        assert_eq!(c.ramp().unwrap(), ColourRamp::default());
+        assert_eq!(c.ramp().unwrap(), ColourRamp::levels(&LevelThresholds::default(), &LEVEL_COLOURS.map(String::from)).unwrap());
     }
 }

@@ -651,7 +651,7 @@ fn the_read_api_serves_what_was_ingested() {
     // /units/{id}: figures from what was sent; null for what never was; 404 for strangers.
     assert_eq!(get(addr, "/api/v1/units/999", None).status, 404);
     let d = get(addr, "/api/v1/units/110105001", None).json();
-    assert_eq!(d["incidents"], json!({"new": 0, "in_progress": 0, "closed": 1, "mttr_s": 1800.0, "mttr_samples": 1}));
+    assert_eq!(d["incidents"], json!({"new": 0, "analysing": 0, "disposing": 0, "in_progress": 0, "closed": 1, "mttr_s": 1800.0, "mttr_samples": 1}));
     assert!(d["vulnerabilities"].is_null() && d["compliance"].is_null(), "{d}");
     assert_eq!((d["score"]["total"].as_f64(), d["name"].as_str(), d["simulated"].as_bool()), (Some(75.0), Some("街道1"), Some(false)));
     assert_eq!(d["history"], json!([{"t": "2026-11-29T08:00:00+08:00", "total": 85.0}, {"t": "2026-11-29T08:10:00+08:00", "total": 75.0}]));

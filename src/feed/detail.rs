@@ -27,7 +27,13 @@ pub struct Incidents {
     /// 新发现.
     #[serde(default)]
     pub new: u64,
-    /// 处置中.
+    /// 研判中 (absent from a version 1 gateway).
+    #[serde(default)]
+    pub analysing: u64,
+    /// 处置中 (absent from a version 1 gateway).
+    #[serde(default)]
+    pub disposing: u64,
+    /// 研判中 + 处置中, as version 1 gateways send it alone.
     #[serde(default)]
     pub in_progress: u64,
     /// 已闭环.
@@ -36,6 +42,15 @@ pub struct Incidents {
     /// Mean time from report to close over the closed ones, seconds; `None` when none closed.
     #[serde(default)]
     pub mttr_s: Option<f64>,
+}
+
+impl Incidents {
+    /// Counts indexed by `AlertStatus as usize` (新发现, 研判中, 处置中, 已闭环); a version 1
+    /// gateway's `in_progress` alone counts as 处置中.
+    pub fn by_status(&self) -> [usize; 4] {
+        let disposing = if self.analysing == 0 && self.disposing == 0 { self.in_progress } else { self.disposing };
+        [self.new, self.analysing, disposing, self.closed].map(|n| n as usize)
+    }
 }
 
 /// Open vulnerabilities by severity.

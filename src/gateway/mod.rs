@@ -24,7 +24,7 @@
 //! |---|---|---|
 //! | `score` | `unit`, `time`, `total`, `threat`, `asset`, `compliance` | unit + time |
 //! | `score` with `"total": null` (a clear: no data from `time` on; other parts ignored) | `unit`, `time` | unit + time |
-//! | `alert` | `id` (≤ 256 chars), `unit`, `time` (reported), `severity` (`low`/`medium`/`high`/`critical` = 低/中/高/严重), `category`, `title`, `analysis`?, `status`? (`new`/`in_progress`/`closed`, default `new`) | id |
+//! | `alert` | `id` (≤ 256 chars), `unit`, `time` (reported), `severity` (`low`/`medium`/`high`/`critical` = 低/中/高/严重), `category`, `title`, `analysis`?, `status`? (`new`/`analysing`/`disposing`/`closed`, default `new`; `in_progress` reads as `disposing`) | id |
 //! | `status` | `id` (the alert's), `status`, `time`, `note`? (disposal note) | id + status + time |
 //! | `detail` | `unit`, `as_of`, `vulnerabilities`? `{critical, high, medium, low}` counts, `compliance`? `[{check, passed}]` (at least one of the two) | unit + as_of |
 //!

@@ -17,13 +17,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Days, FixedOffset, TimeZone, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::api::AlertsPage;
 use crate::geo::load::canonical_id;
+pub use crate::model::Period;
 use crate::model::{Alert, AlertStatus, Severity};
 
 /// The schema version this build writes: the number of schema migrations. A
@@ -295,8 +296,9 @@ pub struct AlertRecord {
     /// `analysis` (optional): text from the platform's analysis engine, at most
     /// [`MAX_LONG_TEXT_CHARS`] characters.
     pub analysis: Option<String>,
-    /// `status` (optional, default `new`): `new` (新发现), `in_progress` (处置中) or `closed`
-    /// (已闭环) — the status it was reported with, in force until a status change arrives.
+    /// `status` (optional, default `new`): `new` (新发现), `analysing` (研判中), `disposing`
+    /// (处置中; contract version 1's `in_progress` reads as it) or `closed` (已闭环) — the
+    /// status it was reported with, in force until a status change arrives.
     pub status: Option<AlertStatus>,
 }
 
@@ -306,7 +308,8 @@ pub struct AlertRecord {
 pub struct StatusRecord {
     /// `id`: the alert's id, at most [`MAX_ID_CHARS`] characters.
     pub id: String,
-    /// `status`: `new`, `in_progress` or `closed`.
+    /// `status`: `new`, `analysing`, `disposing` (or its version 1 name `in_progress`) or
+    /// `closed`.
     pub status: AlertStatus,
     /// `time`: when the status changed, RFC 3339 with offset.
     pub time: DateTime<FixedOffset>,
@@ -486,7 +489,7 @@ impl<'a> Fields<'a> {
 
     fn status_of(&self, key: &str, v: &Value) -> Result<AlertStatus, String> {
         let Value::String(_) = v else { return Err(self.wrong(key, "a string", v)) };
-        serde_json::from_value(v.clone()).map_err(|_| format!("`{}` must be one of new, in_progress, closed (got {})", self.name(key), v))
+        serde_json::from_value(v.clone()).map_err(|_| format!("`{}` must be one of new, analysing, disposing, closed (got {})", self.name(key), v))
     }
 }
 
@@ -664,7 +667,12 @@ pub struct Snapshot {
 pub struct Incidents {
     /// Alerts whose status is 新发现.
     pub new: u64,
+    /// Alerts whose status is 研判中.
+    pub analysing: u64,
     /// Alerts whose status is 处置中.
+    pub disposing: u64,
+    /// `analysing + disposing`: the one in-between count of contract version 1, kept for
+    /// its clients.
     pub in_progress: u64,
     /// Alerts whose status is 已闭环.
     pub closed: u64,
@@ -726,54 +734,6 @@ pub struct HistoryPoint {
     /// Raw scores behind this point (1 for a raw score; more for hourly means and buckets; 0
     /// for a gap).
     pub samples: u64,
-}
-
-/// A ranking period, in Beijing time (UTC+8).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Period {
-    /// The calendar day, 00:00–24:00.
-    Day,
-    /// The ISO week, Monday 00:00 to the next Monday 00:00.
-    Week,
-    /// The calendar month, the 1st 00:00 to the next month's 1st 00:00.
-    Month,
-}
-
-/// Midnight at the start of `date`, Beijing time.
-fn beijing_midnight(date: NaiveDate) -> Option<DateTime<FixedOffset>> {
-    BEIJING.from_local_datetime(&date.and_time(NaiveTime::MIN)).single()
-}
-
-impl Period {
-    /// The period containing `at`: `[start, end)`, both at +08:00; `None` at the ends of the
-    /// calendar.
-    pub fn bounds(self, at: DateTime<FixedOffset>) -> Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)> {
-        let day = at.with_timezone(&BEIJING).date_naive();
-        let (start, end) = match self {
-            Period::Day => (day, day.checked_add_days(Days::new(1))?),
-            Period::Week => {
-                let monday = day.checked_sub_days(Days::new(u64::from(day.weekday().num_days_from_monday())))?;
-                (monday, monday.checked_add_days(Days::new(7))?)
-            }
-            Period::Month => {
-                let first = day.with_day(1)?;
-                (first, first.checked_add_months(Months::new(1))?)
-            }
-        };
-        Some((beijing_midnight(start)?, beijing_midnight(end)?))
-    }
-
-    /// The period just before the one that starts at `start` (previous day, week or month).
-    fn previous(self, start: DateTime<FixedOffset>) -> Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)> {
-        let day = start.with_timezone(&BEIJING).date_naive();
-        let prev = match self {
-            Period::Day => day.checked_sub_days(Days::new(1))?,
-            Period::Week => day.checked_sub_days(Days::new(7))?,
-            Period::Month => day.checked_sub_months(Months::new(1))?,
-        };
-        Some((beijing_midnight(prev)?, start))
-    }
 }
 
 /// One unit's line in a ranking.
@@ -900,7 +860,7 @@ fn to_sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The serde name of a model enum (`"critical"`, `"in_progress"`).
+/// The serde name of a model enum (`"critical"`, `"disposing"`).
 fn serde_name<T: Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(Value::String(s)) => s,
@@ -1373,7 +1333,8 @@ impl Store {
                 let status: AlertStatus = self.parse_name(status.as_deref().unwrap_or(&initial), "alert status")?;
                 match status {
                     AlertStatus::New => incidents.new += 1,
-                    AlertStatus::InProgress => incidents.in_progress += 1,
+                    AlertStatus::Analysing => incidents.analysing += 1,
+                    AlertStatus::Disposing => incidents.disposing += 1,
                     AlertStatus::Closed => {
                         incidents.closed += 1;
                         if let Some(closed_at) = changed {
@@ -1383,6 +1344,7 @@ impl Store {
                     }
                 }
             }
+            incidents.in_progress = incidents.analysing + incidents.disposing;
             if incidents.mttr_samples > 0 {
                 incidents.mttr_s = Some(repair_us as f64 / 1e6 / incidents.mttr_samples as f64);
             }
@@ -1945,7 +1907,7 @@ mod tests {
         assert_eq!(reason(json!({"type": "score", "unit": "a", "time": "2026-11-29T08:00:00Z", "total": -0.5})), "score `total` = -0.5 is outside 0–100");
         assert_eq!(
             reason(json!({"type": "status", "id": "A", "status": "done", "time": "2026-11-29T08:00:00Z"})),
-            "`status` must be one of new, in_progress, closed (got \"done\")"
+            "`status` must be one of new, analysing, disposing, closed (got \"done\")"
         );
         assert_eq!(
             reason(json!({"type": "detail", "unit": "a", "as_of": "2026-11-29T08:00:00Z"})),
@@ -2047,10 +2009,10 @@ mod tests {
         store.ingest(&[alert("A-9", "a", "2026-11-29T08:00:00+08:00")], None).unwrap();
         let events = store.events_after(1, 10).unwrap();
         let a: Alert = serde_json::from_str(&events[0].data).unwrap();
-        assert_eq!(a.status, AlertStatus::InProgress);
+        assert_eq!(a.status, AlertStatus::Disposing);
         // An older status change arriving later does not win.
         store.ingest(&[status("A-9", "new", "2026-11-29T08:05:00+08:00")], None).unwrap();
-        assert_eq!(store.recent_alerts(10).unwrap().alerts[0]["status"], "in_progress");
+        assert_eq!(store.recent_alerts(10).unwrap().alerts[0]["status"], "disposing", "the version 1 name is read, the current one written");
         store.ingest(&[alert("A-10", "a", "2026-11-29T08:20:00+08:00"), alert("A-11", "a", "2026-11-29T08:30:00+08:00")], None).unwrap();
         let recent = store.recent_alerts(2).unwrap();
         assert_eq!(recent.alerts.iter().map(|a| a["id"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["A-10", "A-11"]);
@@ -2184,6 +2146,7 @@ mod tests {
         let d = store.unit_detail("a", t("2026-11-29T12:00:00+08:00")).unwrap();
         // closed; A-3 in progress; A-5 new.
         assert_eq!((d.incidents.new, d.incidents.in_progress, d.incidents.closed), (1, 1, 3));
+        assert_eq!((d.incidents.analysing, d.incidents.disposing), (0, 1), "version 1's in_progress is disposing");
         // 2 h = 7200 s; A-2: 30 min = 1800 s; A-4 has no close time.
         assert_eq!(d.incidents.mttr_samples, 2);
         assert_eq!(d.incidents.mttr_s, Some(4500.0));

@@ -61,26 +61,43 @@ impl<'de> Deserialize<'de> for Severity {
     }
 }
 
-/// Where an alert's incident stands in the report → analyse → dispose → close flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where an alert's incident stands in the close-loop 上报 → 研判 → 处置 → 闭环. The order
+/// (`Ord`) is the loop's: a status change never moves an incident back (newest-wins by time
+/// decides which change stands, see `RiskState::apply_status`).
+///
+/// On the wire: `new`, `analysing`, `disposing`, `closed`; `in_progress`, the one in-between
+/// status of contract version 1 and of older recordings, reads as `disposing`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     /// 新发现 — reported, not yet being handled.
     New,
-    /// 处置中 — being analysed or disposed.
-    InProgress,
+    /// 研判中 — being analysed.
+    Analysing,
+    /// 处置中 — being disposed.
+    #[serde(alias = "in_progress")]
+    Disposing,
     /// 已闭环 — closed.
     Closed,
 }
 
 impl AlertStatus {
+    /// Every stage, in the loop's order.
+    pub const ALL: [AlertStatus; 4] = [AlertStatus::New, AlertStatus::Analysing, AlertStatus::Disposing, AlertStatus::Closed];
+
     /// The Chinese label.
     pub fn label_zh(self) -> &'static str {
         match self {
             AlertStatus::New => "新发现",
-            AlertStatus::InProgress => "处置中",
+            AlertStatus::Analysing => "研判中",
+            AlertStatus::Disposing => "处置中",
             AlertStatus::Closed => "已闭环",
         }
+    }
+
+    /// Whether the incident is still open (not closed).
+    pub fn is_open(self) -> bool {
+        self != AlertStatus::Closed
     }
 }
 
@@ -125,5 +142,15 @@ mod tests {
             assert_eq!(s as usize, i);
         }
         assert_eq!(Severity::Unknown.label_zh(), "未知");
+    }
+
+    #[test]
+    fn the_version_1_in_between_status_reads_as_disposing() {
+        let read = |s: &str| serde_json::from_value::<AlertStatus>(serde_json::Value::String(s.into()));
+        assert_eq!(read("in_progress").unwrap(), AlertStatus::Disposing);
+        assert_eq!(read("analysing").unwrap(), AlertStatus::Analysing);
+        assert!(read("done").is_err());
+        assert_eq!(serde_json::to_string(&AlertStatus::Disposing).unwrap(), "\"disposing\"");
+        assert!(AlertStatus::New < AlertStatus::Analysing && AlertStatus::Disposing < AlertStatus::Closed);
     }
 }

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, FixedOffset, TimeDelta};
 
-use super::{Alert, AlertStatus, Level, LevelThresholds, RiskScore, RiskState, Severity};
+use super::{Alert, AlertStatus, Level, LevelThresholds, Overdue, RiskScore, RiskState, Severity, Sla, StageTimes, deadline, overdue};
 
 /// Change in total score over this long gives a unit's trend arrow, seconds.
 pub const TREND_WINDOW_S: i64 = 3600;
@@ -66,18 +66,26 @@ pub struct DistrictSummary {
     pub per_level: [usize; 4],
     /// Units without data.
     pub no_data: usize,
-    /// Alerts not closed (新发现 + 处置中).
+    /// Alerts not closed (新发现 + 研判中 + 处置中).
     pub open_incidents: usize,
+    /// Open incidents of severity 严重 (not units at the critical level).
+    pub open_critical: usize,
+    /// Open incidents past a time limit at `now` ([`overdue`]): [respond, close].
+    pub overdue: [usize; 2],
+    /// Units (any kind) with at least one overdue incident.
+    pub overdue_units: usize,
     /// Alerts raised in the 24 h before `now`, and any stamped after it (clock skew: data
     /// ahead of this machine's clock is applied, so it is counted too).
     pub alerts_24h: usize,
 }
 
-/// Summarises the units `ids` (the map's areas) and every alert, as of `now`.
+/// Summarises the units `ids` (the map's areas) and every alert, as of `now`; overdue by the
+/// limits `sla` (none without a `now`).
 pub fn district_summary<'a>(
     state: &RiskState,
     ids: impl IntoIterator<Item = &'a str>,
     thresholds: &LevelThresholds,
+    sla: &Sla,
     now: Option<DateTime<FixedOffset>>,
 ) -> DistrictSummary {
     let mut s = DistrictSummary::default();
@@ -94,11 +102,50 @@ pub fn district_summary<'a>(
     }
     s.index = (n > 0).then(|| (sum / n as f64) as f32);
     s.open_incidents = state.open_alerts();
+    let mut late_units = std::collections::BTreeSet::new();
+    for a in state.alerts_newest_first().filter(|a| a.status.is_open()) {
+        s.open_critical += usize::from(a.severity == Severity::Critical);
+        if let Some(late) = now.and_then(|now| alert_overdue(state, a, sla, now)) {
+            s.overdue[late as usize] += 1;
+            late_units.insert(a.unit.as_str());
+        }
+    }
+    s.overdue_units = late_units.len();
     if let Some(now) = now {
         let from = now - TimeDelta::hours(24);
         s.alerts_24h = state.alerts_newest_first().take_while(|a| a.time > from).count();
     }
     s
+}
+
+/// Whether alert `a` of `state` is overdue at `now` by the limits `sla` (see [`overdue`]).
+pub fn alert_overdue(state: &RiskState, a: &Alert, sla: &Sla, now: DateTime<FixedOffset>) -> Option<Overdue> {
+    let times = state.stages(&a.id).copied().unwrap_or_else(|| StageTimes::new(a.time));
+    overdue(&times, a.status, sla.limit(a.severity), now)
+}
+
+/// Overdue open incidents per unit at `now`, by unit id: the count the map's badge shows.
+pub fn overdue_by_unit(state: &RiskState, sla: &Sla, now: DateTime<FixedOffset>) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for a in state.alerts_newest_first().filter(|a| a.status.is_open()) {
+        if alert_overdue(state, a, sla, now).is_some() {
+            *out.entry(a.unit.clone()).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// One open incident as the drill-down lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenIncident {
+    /// The alert (its status is the stage).
+    pub alert: Alert,
+    /// Seconds since it was reported, at `now`.
+    pub age_s: f64,
+    /// Seconds from the report to the deadline it is working to ([`deadline`]).
+    pub limit_s: f64,
+    /// Which limit it has passed, if any.
+    pub overdue: Option<Overdue>,
 }
 
 /// One unit's drill-down.
@@ -110,8 +157,10 @@ pub struct UnitDetail {
     pub level: Option<Level>,
     /// Rank among the ranked units (1 = riskiest) and how many are ranked.
     pub rank: Option<(usize, usize)>,
-    /// Alerts by status: 新发现, 处置中, 已闭环.
-    pub by_status: [usize; 3],
+    /// Alerts by status, indexed by `AlertStatus as usize`: 新发现, 研判中, 处置中, 已闭环.
+    pub by_status: [usize; 4],
+    /// The unit's open incidents, newest first (at most `recent`), with their time limits.
+    pub open: Vec<OpenIncident>,
     /// Mean time from alert to 已闭环 over its closed alerts, seconds.
     pub mttr_s: Option<f64>,
     /// Newest alerts first, at most `recent` of them.
@@ -140,18 +189,36 @@ pub fn derived_compliance(compliance: f32) -> (u32, u32) {
     (checks - failed.min(checks), checks)
 }
 
-/// The drill-down of unit `id`: `ranked` is the ranking it is placed in.
-pub fn unit_detail(state: &RiskState, id: &str, ranked: &[RankRow], thresholds: &LevelThresholds, recent: usize) -> UnitDetail {
+/// The drill-down of unit `id`: `ranked` is the ranking it is placed in; open incidents are
+/// judged against `sla` at `now` (with no `now`, at their own report time).
+pub fn unit_detail(
+    state: &RiskState,
+    id: &str,
+    ranked: &[RankRow],
+    thresholds: &LevelThresholds,
+    sla: &Sla,
+    now: Option<DateTime<FixedOffset>>,
+    recent: usize,
+) -> UnitDetail {
     let score = state.score(id);
-    let mut by_status = [0usize; 3];
+    let mut by_status = [0usize; 4];
+    let mut open = Vec::new();
     let (mut repair_s, mut closed) = (0.0f64, 0usize);
     let mut alerts = Vec::new();
     for a in state.alerts_newest_first().filter(|a| a.unit == id) {
-        by_status[match a.status {
-            AlertStatus::New => 0,
-            AlertStatus::InProgress => 1,
-            AlertStatus::Closed => 2,
-        }] += 1;
+        by_status[a.status as usize] += 1;
+        if a.status.is_open() && open.len() < recent {
+            let now = now.unwrap_or(a.time);
+            let times = state.stages(&a.id).copied().unwrap_or_else(|| StageTimes::new(a.time));
+            let limit = sla.limit(a.severity);
+            let due = deadline(&times, a.status, limit).unwrap_or(a.time);
+            open.push(OpenIncident {
+                alert: a.clone(),
+                age_s: (now - a.time).as_seconds_f64().max(0.0),
+                limit_s: (due - a.time).as_seconds_f64(),
+                overdue: overdue(&times, a.status, limit, now),
+            });
+        }
         if a.status == AlertStatus::Closed
             && let Some(at) = state.status_time(&a.id)
         {
@@ -167,6 +234,7 @@ pub fn unit_detail(state: &RiskState, id: &str, ranked: &[RankRow], thresholds: 
         level: score.map(|s| thresholds.level(s.total)),
         rank: ranked.iter().position(|r| r.id == id).map(|p| (p + 1, ranked.len())),
         by_status,
+        open,
         mttr_s: (closed > 0).then(|| repair_s / closed as f64),
         recent: alerts,
         vulnerabilities: derived_vulnerabilities(score.map_or(0.0, |s| s.asset)),
@@ -216,7 +284,7 @@ mod tests {
         s.apply_alert(alert("3", "a", "2026-11-29T09:00:00+08:00")).unwrap();
         s.apply_status("1", AlertStatus::Closed, t("2026-11-28T09:00:00+08:00")).unwrap();
         s.apply_status("2", AlertStatus::Closed, t("2026-11-29T09:00:00+08:00")).unwrap();
-        s.apply_status("3", AlertStatus::InProgress, t("2026-11-29T09:10:00+08:00")).unwrap();
+        s.apply_status("3", AlertStatus::Disposing, t("2026-11-29T09:10:00+08:00")).unwrap();
         s
     }
 
@@ -236,16 +304,20 @@ mod tests {
     fn summary_and_detail_count_what_the_state_holds() {
         let s = state();
         let th = LevelThresholds::default();
-        let sum = district_summary(&s, ["a", "b", "c", "nodata"], &th, Some(t("2026-11-29T09:30:00+08:00")));
+        let sla = Sla::default();
+        let sum = district_summary(&s, ["a", "b", "c", "nodata"], &th, &sla, Some(t("2026-11-29T09:30:00+08:00")));
         assert_eq!(sum.index, Some(185.0 / 3.0));
         assert_eq!(sum.per_level, [0, 2, 0, 1]);
         assert_eq!(sum.no_data, 1);
         assert_eq!(sum.open_incidents, 1);
         assert_eq!(sum.alerts_24h, 2, "the alert of the day before is older than 24 h");
         let rows = ranking(&s, ["a", "b", "c"]);
-        let d = unit_detail(&s, "a", &rows, &th, 2);
+        let d = unit_detail(&s, "a", &rows, &th, &sla, Some(t("2026-11-29T09:30:00+08:00")), 2);
         assert_eq!(d.rank, Some((2, 3)));
-        assert_eq!(d.by_status, [0, 1, 2]);
+        assert_eq!(d.by_status, [0, 0, 1, 2]);
+        // Alert 3 (高危, reported 09:00, disposing since 09:10) works to its close limit, 24 h.
+        assert_eq!(d.open.len(), 1);
+        assert_eq!((d.open[0].alert.id.as_str(), d.open[0].age_s, d.open[0].limit_s, d.open[0].overdue), ("3", 1800.0, 86_400.0, None));
         // Closed after 2 h and after 1 h: MTTR 1.5 h.
         assert_eq!(d.mttr_s, Some(5400.0));
         assert_eq!(d.recent.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["3", "2"]);
@@ -255,13 +327,42 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_counts_open_critical_incidents_and_overdue_ones() {
+        let mut s = RiskState::new();
+        // A unit at a low score with an open 严重 incident: the summary counts the incident.
+        s.apply_score("a", t("2026-11-29T08:00:00+08:00"), sc(20.0)).unwrap();
+        let alert = |id: &str, unit: &str, severity: Severity| Alert {
+            id: id.into(),
+            unit: unit.into(),
+            time: t("2026-11-29T08:00:00+08:00"),
+            severity,
+            category: "x".into(),
+            title: "y".into(),
+            status: AlertStatus::New,
+        };
+        s.apply_alert(alert("c1", "a", Severity::Critical)).unwrap();
+        s.apply_alert(alert("c2", "b", Severity::Critical)).unwrap();
+        s.apply_alert(alert("h1", "a", Severity::High)).unwrap();
+        let (th, sla) = (LevelThresholds::default(), Sla::default());
+        let at = |s_: &RiskState, when: &str| district_summary(s_, ["a"], &th, &sla, Some(t(when)));
+        let sum = at(&s, "2026-11-29T08:15:00+08:00");
+        assert_eq!((sum.open_critical, sum.per_level[Level::Critical as usize], sum.overdue), (2, 0, [0, 0]), "at the limit: none overdue");
+        let sum = at(&s, "2026-11-29T08:15:01+08:00");
+        assert_eq!((sum.overdue, sum.overdue_units), ([2, 0], 2), "both 严重 incidents late to respond, the 高危 one not yet");
+        s.apply_status("c2", AlertStatus::Closed, t("2026-11-29T08:20:00+08:00")).unwrap();
+        let sum = at(&s, "2026-11-29T12:00:01+08:00");
+        assert_eq!((sum.open_critical, sum.overdue, sum.overdue_units), (1, [1, 1], 1), "c1 past its close limit, h1 past its respond limit");
+        assert_eq!(overdue_by_unit(&s, &sla, t("2026-11-29T12:00:01+08:00")), [("a".to_owned(), 2)].into_iter().collect());
+    }
+
+    #[test]
     fn a_gap_in_the_history_gives_no_trend_across_it() {
         let mut s = RiskState::new();
         s.apply_score("a", t("2026-11-29T08:00:00+08:00"), sc(30.0)).unwrap();
         s.clear_score("a", t("2026-11-29T08:30:00+08:00")).unwrap();
         assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 0.0, "no data now");
         assert!(ranking(&s, ["a"]).is_empty(), "a unit without data is not ranked");
-        assert_eq!(district_summary(&s, ["a"], &LevelThresholds::default(), None).no_data, 1);
+        assert_eq!(district_summary(&s, ["a"], &LevelThresholds::default(), &Sla::default(), None).no_data, 1);
         s.apply_score("a", t("2026-11-29T09:10:00+08:00"), sc(50.0)).unwrap();
         // An hour before 09:10 is 08:10, before the clear: the 08:00 score still stood.
         assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 20.0);
@@ -287,7 +388,7 @@ mod tests {
         s.apply_alert(alert("1", "2026-11-29T09:00:00+08:00")).unwrap();
         // Stamped 2 h ahead of "now" (clock skew): applied, and counted.
         s.apply_alert(alert("2", "2026-11-29T12:00:00+08:00")).unwrap();
-        let sum = district_summary(&s, ["a"], &LevelThresholds::default(), Some(t("2026-11-29T10:00:00+08:00")));
+        let sum = district_summary(&s, ["a"], &LevelThresholds::default(), &Sla::default(), Some(t("2026-11-29T10:00:00+08:00")));
         assert_eq!(sum.alerts_24h, 2);
     }
 }

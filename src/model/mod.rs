@@ -3,6 +3,8 @@
 
 mod alert;
 mod detail;
+mod incident;
+mod period;
 mod ramp;
 mod score;
 mod store;
@@ -10,10 +12,12 @@ mod transition;
 
 pub use alert::{Alert, AlertStatus, Severity};
 pub use detail::{
-    DistrictSummary, RankRow, TREND_DEAD_BAND, TREND_WINDOW_S, UnitDetail, derived_compliance, derived_vulnerabilities, district_summary, ranking,
-    severity_strength, trend, trend_arrow, unit_detail,
+    DistrictSummary, OpenIncident, RankRow, TREND_DEAD_BAND, TREND_WINDOW_S, UnitDetail, alert_overdue, derived_compliance, derived_vulnerabilities,
+    district_summary, overdue_by_unit, ranking, severity_strength, trend, trend_arrow, unit_detail,
 };
-pub use ramp::{ColourRamp, RampError, RampStop, parse_hex};
+pub use incident::{Overdue, Sla, SlaLimit, StageTimes, closed_on_time, deadline, overdue};
+pub use period::{EfficiencyRow, Period, PeriodRow, disposal_efficiency, period_ranking};
+pub use ramp::{ColourRamp, LEVEL_COLOURS, RampError, RampStop, parse_hex};
 pub use score::{Level, LevelThresholds, RiskScore, ScoreError};
 pub use store::{HISTORY_LEN, MAX_ALERTS, Rejected, RiskState, UnitState};
 pub use transition::{Transition, smoothstep};

@@ -12,11 +12,21 @@ pub struct RampStop {
     pub colour: String,
 }
 
-/// A piecewise-linear colour ramp over scores 0–100, interpolated in sRGB.
+/// A colour ramp over scores 0–100: piecewise linear between its stops (interpolated in
+/// sRGB), or stepped — each stop's colour from its score up to the next stop's
+/// ([`ColourRamp::levels`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ColourRamp {
     stops: Vec<(f32, [f32; 3])>,
+    stepped: bool,
 }
+
+/// The default level colours, 低 / 中 / 高 / 严重, after the national four-level warning
+/// convention (蓝 / 黄 / 橙 / 红, as in China's emergency-response plans): a pale blue, an
+/// amber yellow, an orange and a red whose CIELAB lightness falls strictly with the level
+/// (L* 76, 70, 58, 44), so the order survives greyscale and the common colour-vision
+/// deficiencies; height carries the level too.
+pub const LEVEL_COLOURS: [&str; 4] = ["#94c0ec", "#d4a300", "#e06a00", "#cc1f1f"];
 
 /// Errors in a ramp definition.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -74,7 +84,27 @@ impl ColourRamp {
         if out.len() < 2 {
             return Err(RampError::BadScores);
         }
-        Ok(Self { stops: out })
+        Ok(Self { stops: out, stepped: false })
+    }
+
+    /// A stepped ramp of the four level colours (`#rrggbb`, 低 first): 低 below `medium`, 中
+    /// from `medium`, 高 from `high`, 严重 from `critical` — the level's colour for every score
+    /// of that level, as [`super::LevelThresholds::level`] decides.
+    ///
+    /// # Errors
+    /// [`RampError::BadColour`] (index 0–3) for a colour that is not `#rrggbb`;
+    /// [`RampError::BadScores`] for thresholds not increasing.
+    pub fn levels(thresholds: &super::LevelThresholds, colours: &[String; 4]) -> Result<Self, RampError> {
+        let scores = [0.0, thresholds.medium, thresholds.high, thresholds.critical];
+        let stops: Vec<RampStop> = scores.iter().zip(colours).map(|(&score, c)| RampStop { score, colour: c.clone() }).collect();
+        let mut ramp = Self::new(&stops)?;
+        ramp.stepped = true;
+        Ok(ramp)
+    }
+
+    /// Whether the ramp is stepped (one colour per level).
+    pub fn is_stepped(&self) -> bool {
+        self.stepped
     }
 
     /// sRGB colour (components 0–1) of a 0–100 score; clamps outside the stops' range and
@@ -89,6 +119,9 @@ impl ColourRamp {
             return last.1;
         }
         let i = self.stops.partition_point(|&(s, _)| s <= score);
+        if self.stepped {
+            return self.stops[i - 1].1;
+        }
         let (s0, c0) = self.stops[i - 1];
         let (s1, c1) = self.stops[i];
         let t = (score - s0) / (s1 - s0);
@@ -136,6 +169,36 @@ mod tests {
         }
         // Low risk must still stand out from the wall's near-black background (luminance 0.005).
         assert!(luminance(r.sample(0.0)) > 0.03);
+    }
+
+    fn lightness(c: [f32; 3]) -> f32 {
+        let y = luminance(c);
+        116.0 * if y > 0.008856 { y.cbrt() } else { 7.787 * y + 16.0 / 116.0 } - 16.0
+    }
+
+    #[test]
+    fn level_colours_step_at_the_thresholds_and_fall_in_lightness() {
+        let th = crate::model::LevelThresholds::default();
+        let colours = LEVEL_COLOURS.map(String::from);
+        let r = ColourRamp::levels(&th, &colours).unwrap();
+        assert!(r.is_stepped());
+        let c = |i: usize| parse_hex(LEVEL_COLOURS[i]).unwrap();
+        for (score, want) in [(0.0, 0), (39.99, 0), (40.0, 1), (59.9, 1), (60.0, 2), (79.9, 2), (80.0, 3), (100.0, 3), (150.0, 3), (f32::NAN, 0)] {
+            assert_eq!(r.sample(score), c(want), "score {score}");
+            if score.is_finite() && score <= 100.0 {
+                assert_eq!(want, th.level(score) as usize, "the colour is the level's");
+            }
+        }
+        // 蓝 → 黄 → 橙 → 红: blue, yellow, orange and red by hue, lightness falling.
+        let l: Vec<f32> = (0..4).map(|i| lightness(c(i))).collect();
+        assert!(l.windows(2).all(|w| w[0] > w[1] + 5.0), "L* {l:?}");
+        let [b, y, o, red] = [c(0), c(1), c(2), c(3)];
+        assert!(b[2] > b[0] && b[2] > b[1], "blue");
+        assert!(y[0] > y[2] + 0.5 && y[1] > y[2] + 0.5, "yellow");
+        assert!(o[0] > o[1] && o[1] > o[2], "orange");
+        assert!(red[0] > 0.75 && red[1] < 0.2 && red[2] < 0.2, "red");
+        let bad = ["#000000", "#zzzzzz", "#000000", "#000000"].map(String::from);
+        assert!(matches!(ColourRamp::levels(&th, &bad), Err(RampError::BadColour { index: 1, .. })));
     }
 
     #[test]

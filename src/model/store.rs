@@ -8,7 +8,7 @@ pub const MAX_ALERTS: usize = 5000;
 
 use chrono::{DateTime, FixedOffset};
 
-use super::{Alert, AlertStatus, RiskScore};
+use super::{Alert, AlertStatus, RiskScore, StageTimes};
 
 /// How many points of score history a unit keeps (24 h at one update per 5 minutes).
 pub const HISTORY_LEN: usize = 288;
@@ -69,6 +69,8 @@ pub struct RiskState {
     alerts_applied: usize,
     /// Time of each alert's current status.
     status_at: BTreeMap<String, DateTime<FixedOffset>>,
+    /// When each kept alert entered each stage of the close-loop.
+    stages: BTreeMap<String, StageTimes>,
     /// Timestamp of the newest update applied, if any.
     pub last_update: Option<DateTime<FixedOffset>>,
 }
@@ -152,6 +154,9 @@ impl RiskState {
             return Err(Rejected::DuplicateAlert(alert.id));
         }
         self.touch(alert.time);
+        let mut stages = StageTimes::new(alert.time);
+        stages.enter(alert.status, alert.time);
+        self.stages.insert(alert.id.clone(), stages);
         self.alert_order.push_back(alert.id.clone());
         self.alerts.insert(alert.id.clone(), alert);
         self.alerts_applied += 1;
@@ -159,6 +164,7 @@ impl RiskState {
             if let Some(old) = self.alert_order.pop_front() {
                 self.alerts.remove(&old);
                 self.status_at.remove(&old);
+                self.stages.remove(&old);
             }
         }
         Ok(())
@@ -168,7 +174,8 @@ impl RiskState {
     ///
     /// # Errors
     /// [`Rejected::UnknownAlert`] for an id never seen; [`Rejected::Older`] when the change is
-    /// older than the alert's current status (a late `in_progress` cannot reopen it).
+    /// older than the alert's current status (a late `disposing` cannot reopen it). The stage
+    /// entered is recorded in [`RiskState::stages`] (its first entry is kept).
     pub fn apply_status(&mut self, id: &str, status: AlertStatus, at: DateTime<FixedOffset>) -> Result<(), Rejected> {
         let alert = self.alerts.get_mut(id).ok_or_else(|| Rejected::UnknownAlert(id.to_owned()))?;
         let shown = self.status_at.get(id).copied().unwrap_or(alert.time);
@@ -177,6 +184,9 @@ impl RiskState {
         }
         alert.status = status;
         self.status_at.insert(id.to_owned(), at);
+        if let Some(stages) = self.stages.get_mut(id) {
+            stages.enter(status, at);
+        }
         self.touch(at);
         Ok(())
     }
@@ -215,6 +225,11 @@ impl RiskState {
     /// When alert `id` took its current status (its raise time until a status change).
     pub fn status_time(&self, id: &str) -> Option<DateTime<FixedOffset>> {
         self.status_at.get(id).copied().or_else(|| self.alerts.get(id).map(|a| a.time))
+    }
+
+    /// When alert `id` entered each stage, while it is kept.
+    pub fn stages(&self, id: &str) -> Option<&StageTimes> {
+        self.stages.get(id)
     }
 
     /// Number of alerts ever raised (grows by one per new alert, also past [`MAX_ALERTS`]; a
@@ -324,11 +339,18 @@ mod tests {
         s.apply_alert(a("b")).unwrap();
         assert_eq!(s.apply_alert(a("a")), Err(Rejected::DuplicateAlert("a".into())));
         s.apply_status("a", AlertStatus::Closed, t("2026-11-29T09:00:00+08:00")).unwrap();
-        assert!(s.apply_status("a", AlertStatus::InProgress, t("2026-11-29T08:30:00+08:00")).is_err(), "late change cannot reopen");
+        assert!(s.apply_status("a", AlertStatus::Disposing, t("2026-11-29T08:30:00+08:00")).is_err(), "late change cannot reopen");
         assert_eq!(s.alert("a").unwrap().status, AlertStatus::Closed);
+        let stages = s.stages("a").unwrap();
+        assert_eq!((stages.reported, stages.disposing, stages.closed), (t("2026-11-29T08:00:00+08:00"), None, Some(t("2026-11-29T09:00:00+08:00"))));
+        s.apply_status("b", AlertStatus::Analysing, t("2026-11-29T08:10:00+08:00")).unwrap();
+        s.apply_status("b", AlertStatus::Disposing, t("2026-11-29T08:20:00+08:00")).unwrap();
+        let stages = s.stages("b").unwrap();
+        assert_eq!((stages.analysing, stages.disposing), (Some(t("2026-11-29T08:10:00+08:00")), Some(t("2026-11-29T08:20:00+08:00"))));
         let ids: Vec<_> = s.alerts_newest_first().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["b", "a"]);
         assert_eq!(s.open_alerts(), 1);
+        assert!(s.stages("a").is_some());
         // Past the cap the oldest are dropped, and the count of alerts ever raised goes on.
         for i in 0..MAX_ALERTS {
             s.apply_alert(Alert { id: format!("n{i}"), ..a("x") }).unwrap();
@@ -337,6 +359,7 @@ mod tests {
         assert_eq!(s.alert_count(), MAX_ALERTS + 2);
         assert!(s.alert("a").is_none() && s.alert("b").is_none() && s.alert("n0").is_some());
         assert_eq!(s.status_time("a"), None);
+        assert!(s.stages("a").is_none(), "dropped with its alert");
         assert!(s.apply_status("zzz", AlertStatus::Closed, t("2026-11-29T09:00:00+08:00")).is_err());
     }
 }
