@@ -16,10 +16,15 @@
 //!
 //! Incidents arrive per unit and step with probability `0.006·e_u·(0.25 + d(h))` (about 45 a day
 //! over 43 units), with severity low/medium/high/critical at 45/35/17/3 %. Each adds a threat
-//! boost (4/8/14/22) that lasts until it is closed: status `new` → `in_progress` after 10–40 min →
-//! `closed` after 1–5 h more. On top, one scripted incident every 8 hours escalates: a medium
-//! alert, then high 40 min later, then critical 40 min after that, pushing the unit into 严重
-//! (threat +75, asset +60), and it is closed 2–3 h after it became critical.
+//! boost (4/8/14/22) that lasts until it is closed. It goes through the close-loop: `new` →
+//! `disposing` after 10–40 min (halved for a critical one), with `analysing` halfway there, →
+//! `closed` after 1–5 h more. A quarter of the units are slow (drawn from a second stream
+//! seeded from the same seed): every step takes them 4 times as long, so their incidents run
+//! past the `[sla]` limits (超时). On top, one scripted incident every 8 hours escalates: a
+//! medium alert, then high 40 min later, then critical 40 min after that, pushing the unit into
+//! 严重 (threat +75, asset +60), and it is closed 2–3 h after it became critical; and at 01:00 a
+//! high alert goes unanswered for 90 min (past its 60 min limit to respond), so the first
+//! hours of a demo show an overdue incident.
 
 use std::collections::VecDeque;
 use std::f64::consts::PI;
@@ -58,10 +63,20 @@ struct Incident {
     alert_id: String,
     threat_boost: f64,
     asset_boost: f64,
-    /// Minute (since start) at which it goes in progress, and at which it closes.
+    /// Minutes (since start) at which it goes to analysing, to disposing, and closes.
+    analyse_at: i64,
     progress_at: i64,
     close_at: i64,
-    progressed: bool,
+    /// The stages it has entered: 0 new, 1 analysing, 2 disposing.
+    stage: u8,
+}
+
+impl Incident {
+    /// An incident reported at minute `at` that starts disposing `respond` minutes later and
+    /// closes `close` minutes after that; it is analysed halfway to disposing.
+    fn new(unit: usize, alert_id: String, (threat_boost, asset_boost): (f64, f64), at: i64, respond: i64, close: i64) -> Self {
+        Self { unit, alert_id, threat_boost, asset_boost, analyse_at: at + respond / 2, progress_at: at + respond, close_at: at + respond + close, stage: 0 }
+    }
 }
 
 /// Business-hours activity 0–1 at local hour `h` (0–24).
@@ -123,6 +138,9 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
             }
         })
         .collect();
+    // Slow units, from their own stream so the main one (and every score) draws as before.
+    let mut slow_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x736c_6f77);
+    let slowness: Vec<i64> = units.iter().map(|_| if slow_rng.random::<f64>() < 0.25 { 4 } else { 1 }).collect();
     let mut compliance: Vec<f64> = models.iter().map(|m| m.compliance).collect();
     let mut incidents: VecDeque<Incident> = VecDeque::new();
     let mut records = Vec::new();
@@ -147,9 +165,11 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
 
         // Status changes of open incidents.
         for inc in incidents.iter_mut() {
-            if !inc.progressed && minute >= inc.progress_at {
-                inc.progressed = true;
-                records.push(Record { t, body: RecordBody::AlertStatus { id: inc.alert_id.clone(), status: AlertStatus::InProgress } });
+            for (stage, at, status) in [(0, inc.analyse_at, AlertStatus::Analysing), (1, inc.progress_at, AlertStatus::Disposing)] {
+                if inc.stage == stage && minute >= at && minute < inc.close_at {
+                    inc.stage += 1;
+                    records.push(Record { t, body: RecordBody::AlertStatus { id: inc.alert_id.clone(), status } });
+                }
             }
         }
         incidents.retain(|inc| {
@@ -175,16 +195,18 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
                 let ta = start + TimeDelta::minutes(at);
                 let id = new_id(ta);
                 records.push(new_alert(ta, &id, &units[u], sev, category, &format!("{what}{tag}")));
-                incidents.push_back(Incident {
-                    unit: u,
-                    alert_id: id,
-                    threat_boost: boost,
-                    asset_boost: asset,
-                    progress_at: at + 10,
-                    close_at: close,
-                    progressed: false,
-                });
+                incidents.push_back(Incident::new(u, id, (boost, asset), at, 10, close - at - 10));
             }
+        }
+
+        // The unanswered one: a high alert at 01:00, disposed only after 90 min.
+        if minute == 60 && !units.is_empty() {
+            // On an area unit (街乡), so its badge stands on a prism of the map.
+            let areas: Vec<usize> = (0..units.len()).filter(|&i| !units[i].kind.contains("委办局")).collect();
+            let u = if areas.is_empty() { slow_rng.random_range(0..units.len()) } else { areas[slow_rng.random_range(0..areas.len())] };
+            let id = new_id(t);
+            records.push(new_alert(t, &id, &units[u], Severity::High, "暴力破解", "VPN 账号暴力破解（未响应）"));
+            incidents.push_back(Incident::new(u, id, (14.0, 4.0), minute, 90, 240));
         }
 
         // Random incidents.
@@ -199,17 +221,10 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
                 };
                 let (category, what) = CATEGORIES[rng.random_range(0..CATEGORIES.len())];
                 let id = new_id(t);
-                let progress_at = minute + rng.random_range(10..40);
+                let respond = rng.random_range(10..40) / if sev == Severity::Critical { 2 } else { 1 };
+                let close = rng.random_range(60..300);
                 records.push(new_alert(t, &id, &units[u], sev, category, what));
-                incidents.push_back(Incident {
-                    unit: u,
-                    alert_id: id,
-                    threat_boost: boost,
-                    asset_boost: boost * 0.3,
-                    progress_at,
-                    close_at: progress_at + rng.random_range(60..300),
-                    progressed: false,
-                });
+                incidents.push_back(Incident::new(u, id, (boost, boost * 0.3), minute, respond * slowness[u], close * slowness[u]));
             }
         }
 
@@ -281,5 +296,26 @@ mod tests {
         assert!(crit.iter().any(|a| a.status == AlertStatus::Closed));
         let n = replay.state().alerts_newest_first().count();
         assert!((15..=120).contains(&n), "{n} alerts in a day");
+
+        // The close-loop: stages in order, some incidents overdue, the first within 2 h 15 min.
+        let sla = crate::model::Sla::default();
+        let mut early = Replay::new(Arc::new(a), 1.0, false, 3600.0);
+        early.seek(2.25 * 3600.0);
+        let at = start + TimeDelta::minutes(135);
+        let late = crate::model::overdue_by_unit(early.state(), &sla, at);
+        assert_eq!(late.values().sum::<usize>(), 1, "the unanswered 01:00 alert: {late:?}");
+        let stages = replay
+            .state()
+            .alerts_newest_first()
+            .filter_map(|a| replay.state().stages(&a.id))
+            .filter(|s| s.analysing.is_some() && s.disposing.is_some())
+            .count();
+        assert!(stages > n / 2, "{stages} of {n} went through analysing and disposing");
+        for a in replay.state().alerts_newest_first() {
+            let s = replay.state().stages(&a.id).unwrap();
+            let order = [Some(s.reported), s.analysing, s.disposing, s.closed];
+            let times: Vec<_> = order.iter().flatten().collect();
+            assert!(times.windows(2).all(|w| w[0] <= w[1]), "{}: stages out of order {order:?}", a.id);
+        }
     }
 }
