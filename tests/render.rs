@@ -8,7 +8,13 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use situation_wall::model::ColourRamp;
+use situation_wall::config::Config;
+use situation_wall::model::{ColourRamp, LEVEL_COLOURS, parse_hex};
+
+/// The ramp the render checks run with: the default one (stepped, the four level colours).
+fn default_ramp() -> ColourRamp {
+    Config::default().ramp().unwrap()
+}
 
 fn data(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
@@ -20,9 +26,13 @@ struct Shot {
 }
 
 fn screenshot(name: &str, extra: &[&str]) -> Shot {
+    screenshot_of(name, "two_units.jsonl", extra)
+}
+
+fn screenshot_of(name: &str, recording: &str, extra: &[&str]) -> Shot {
     let mut args = vec!["--config", data("render.toml").to_str().unwrap().to_owned().leak()];
     args.extend(["--map", data("two_units.geojson").to_str().unwrap().to_owned().leak()]);
-    args.extend(["--recording", data("two_units.jsonl").to_str().unwrap().to_owned().leak()]);
+    args.extend(["--recording", data(recording).to_str().unwrap().to_owned().leak()]);
     args.push("--glyph-probe");
     args.extend(extra);
     shoot(name, &args, 40)
@@ -91,7 +101,7 @@ fn differing(a: &[bool], b: &[bool]) -> usize {
 #[ignore = "needs a display: run under xvfb-run (see .ci/run)"]
 fn units_show_their_ramp_colour_and_chinese_renders_as_glyphs() {
     let shot = screenshot("render-two-units", &[]);
-    let ramp = ColourRamp::default();
+    let ramp = default_ramp();
     let units = shot.meta["units"].as_array().unwrap();
     assert_eq!(units.len(), 2);
     for (id, score) in [("900001", 20.0f32), ("900002", 85.0)] {
@@ -111,6 +121,13 @@ fn units_show_their_ramp_colour_and_chinese_renders_as_glyphs() {
         for c in 0..3 {
             assert!((i16::from(got[c]) - i16::from(expected[c])).abs() <= 3, "{id}: pixel {got:?} vs ramp {expected:?}");
         }
+    }
+    // 20 is 低 (blue), 85 严重 (red): the configured level colours themselves.
+    for (id, level) in [("900001", 0), ("900002", 3)] {
+        let u = units.iter().find(|u| u["id"] == id).unwrap();
+        let want = parse_hex(LEVEL_COLOURS[level]).unwrap().map(|c| (c * 255.0).round() as i16);
+        let got = patch_median(&shot.rgb, u["x"].as_f64().unwrap(), u["y"].as_f64().unwrap());
+        assert!((0..3).all(|c| (i16::from(got[c]) - want[c]).abs() <= 3), "{id}: {got:?} is not level colour {}", LEVEL_COLOURS[level]);
     }
     // Chinese renders as glyphs: 朝 looks nothing like the missing-glyph box of U+0378.
     let (zhao, tofu) = probe_cells(&shot);
@@ -175,7 +192,7 @@ fn a_selected_unit_is_lightened_and_its_drill_down_drawn() {
     let u = units.iter().find(|u| u["id"] == "900002").unwrap();
     assert_eq!(u["selected"], true);
     // The selected top is 18 % of the way to white (in linear light) from its ramp colour.
-    let expected = lighten(ColourRamp::default().sample(85.0), 0.18);
+    let expected = lighten(default_ramp().sample(85.0), 0.18);
     let got = patch_median(&shot.rgb, u["x"].as_f64().unwrap(), u["y"].as_f64().unwrap());
     for c in 0..3 {
         assert!((i16::from(got[c]) - i16::from(expected[c])).abs() <= 3, "selected top {got:?} vs lightened ramp {expected:?}");
@@ -202,8 +219,37 @@ fn wall_profile_at_4k_scales_the_ui_and_shows_the_panels() {
     for name in ["ranking", "detail", "ticker", "timeline"] {
         assert_panel_fill(&shot, name);
     }
-    // Alerts already in the state at start are history: no banner for the 10:50 alert.
-    assert!(shot.meta["panels"].get("banner").is_none(), "no banner at start");
+    // The 严重 alert of 10:50 is still open: its banner stands, though it was already in the
+    // state when the wall started (it waits for an acknowledgement or its closing).
+    assert!(shot.meta["panels"].get("banner").is_some(), "the open 严重 incident's banner");
+}
+
+/// The middle levels in their colours (45 中 yellow, 65 高 orange), and the overdue badge:
+/// the 严重 incident on 900002 has had no response for 36 minutes (limit 15).
+#[test]
+#[ignore = "needs a display: run under xvfb-run (see .ci/run)"]
+fn the_middle_levels_and_an_overdue_badge() {
+    // Wide enough that the 严重 banner (top centre) leaves the prisms clear.
+    let shot = screenshot_of("render-four-levels", "four_levels.jsonl", &["--seek-hours", "0.6", "--window", "1600x1000"]);
+    let units = shot.meta["units"].as_array().unwrap();
+    for (id, level) in [("900001", 1), ("900002", 2)] {
+        let u = units.iter().find(|u| u["id"] == id).unwrap();
+        let want = parse_hex(LEVEL_COLOURS[level]).unwrap().map(|c| (c * 255.0).round() as i16);
+        let got = patch_median(&shot.rgb, u["x"].as_f64().unwrap(), u["y"].as_f64().unwrap());
+        assert!((0..3).all(|c| (i16::from(got[c]) - want[c]).abs() <= 3), "{id}: {got:?} is not level colour {}", LEVEL_COLOURS[level]);
+    }
+    let badges = shot.meta["overdue_badges"].as_array().unwrap();
+    assert_eq!(badges.len(), 1, "one badge: {badges:?}");
+    assert_eq!(badges[0][0], "900002");
+    let r: Vec<f64> = badges[0][1].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    // Inside the pill, left of its text: the badge's fill (theme::OVERDUE, #c81028).
+    let got = patch_median(&shot.rgb, r[0] + 4.0 * shot.meta["ui_zoom"].as_f64().unwrap(), (r[1] + r[3]) / 2.0);
+    let want = [0xc8i16, 0x10, 0x28];
+    assert!((0..3).all(|c| (i16::from(got[c]) - want[c]).abs() <= 6), "badge fill {got:?}");
+    // Above the unit's label point, and on screen.
+    let u = units.iter().find(|u| u["id"] == "900002").unwrap();
+    assert!(r[3] < u["y"].as_f64().unwrap() && r[0] >= 0.0 && r[2] <= f64::from(shot.rgb.width()), "badge {r:?}");
+    assert!(shot.meta["panels"].get("banner").is_some(), "the open 严重 incident's banner");
 }
 
 #[test]

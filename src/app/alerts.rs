@@ -1,6 +1,8 @@
 //! Alert effects: a new alert raises an expanding ripple at its unit and a pulse on its prism,
-//! both scaled by severity; a critical one also raises a banner and, where the profile says
-//! so, flies the camera there. Effects are pooled: at most `[alerts] max_effects` ripple
+//! both scaled by severity; a critical one, where the profile says so, flies the camera there.
+//! Every open 严重 incident not yet acknowledged — new or already open when the wall started
+//! — holds the critical banner ([`super::incidents::OpenCritical`]) until it is acknowledged
+//! (its button, where `[alerts] acknowledge` allows) or closed. Effects are pooled: at most `[alerts] max_effects` ripple
 //! entities live at once, alerts arriving together are coalesced to one ripple per unit (the
 //! most severe), and every ripple despawns when its time is up.
 
@@ -12,6 +14,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use super::demo::DemoFeed;
 use super::flight::Attention;
 use super::i18n::{self, T, UiLang};
+use super::incidents::{Acknowledge, OpenCritical};
 use super::map::MapResource;
 use super::picture::{Picture, Settings};
 use super::redraw::Redraw;
@@ -20,7 +23,7 @@ use super::schedule::AppSystems;
 use super::selection::{Select, Selection};
 use super::theme;
 use super::tour::Tour;
-use crate::model::{Alert, AlertStatus, Severity, severity_strength};
+use crate::model::{Alert, AlertStatus, Severity, alert_overdue, severity_strength};
 
 /// Finding new alerts and running their effects (headless tests run this; a ripple is spawned
 /// only where [`FxAssets`] exist).
@@ -62,8 +65,6 @@ pub struct AlertFx {
     /// Whether any data was seen yet: the alerts of the first data (a snapshot on connect,
     /// the state at start) are history, not news.
     pub primed: bool,
-    /// The critical banner: the alert and the app time it goes, seconds.
-    pub banner: Option<(Alert, f64)>,
     /// Alerts that got no ripple because too many came at once (they still pulse their unit
     /// and are on the ticker).
     pub coalesced: usize,
@@ -135,11 +136,13 @@ pub fn spawn_alert_effects(
         if alert.severity > slot.severity {
             *slot = alert;
         }
-        if alert.severity == Severity::Critical && fx.banner.as_ref().is_none_or(|(b, _)| b.time <= alert.time) {
-            fx.banner = Some((alert.clone(), now_s + f64::from(cfg.banner_s)));
-            if cfg.fly_to_critical {
-                attention.request(&alert.unit, now_s, cfg.fly_dwell_s, &selection, tour.as_ref().is_some_and(|t| t.active), &mut select);
-            }
+        // An alert that takes over flies to its unit: always while the tour runs (which it
+        // interrupts), else where the profile asks; it holds until acknowledged where this
+        // screen can acknowledge, for fly_dwell_s where it cannot.
+        let touring = tour.as_ref().is_some_and(|t| t.active);
+        if alert.severity >= cfg.takeover && alert.status.is_open() && (cfg.fly_to_critical || touring) && attention.alert.is_none() {
+            let dwell = if cfg.acknowledge { f64::INFINITY } else { cfg.fly_dwell_s };
+            attention.request(&alert.unit, &alert.id, now_s, dwell, &selection, touring, &mut select);
         }
     }
     let mut order: Vec<&Alert> = per_unit.into_values().collect();
@@ -183,19 +186,19 @@ pub fn grow_ripples(mut commands: Commands, time: Res<Time>, mut ripples: Query<
         let eased = 1.0 - (1.0 - phase).powi(3);
         transform.scale = Vec3::splat(ripple.radius_m * (0.1 + 0.9 * eased));
     }
-    if fx.banner.as_ref().is_some_and(|(_, until)| time.elapsed_secs_f64() >= *until) {
-        fx.banner = None;
-    }
     if ripples.is_empty() {
         // The ticker's count of coalesced effects is about the burst now on screen.
         fx.coalesced = 0;
     }
 }
 
-/// While a ripple runs or the banner blinks, the next frame is wanted at once.
-fn ask_while_showing(ripples: Query<(), With<Ripple>>, fx: Res<AlertFx>, mut redraw: ResMut<Redraw>) {
-    if !ripples.is_empty() || fx.banner.is_some() {
+/// While a ripple runs the next frame is wanted at once; while the banner blinks (twice a
+/// second), within a tenth of a second.
+fn ask_while_showing(ripples: Query<(), With<Ripple>>, critical: Res<OpenCritical>, mut redraw: ResMut<Redraw>) {
+    if !ripples.is_empty() {
         redraw.animate();
+    } else if !critical.alerts.is_empty() {
+        redraw.wake_within(0.1);
     }
 }
 
@@ -235,13 +238,18 @@ fn ticker_ui(
                     ui.label(egui::RichText::new(format!("≋{}", fx.coalesced)).size(11.0).color(dim)).on_hover_text(T::Coalesced.get(lang));
                 }
             });
+            let now = picture.now();
             for a in picture.state.alerts_newest_first().take(len) {
                 ui.horizontal(|ui| {
                     ui.label(egui::RichText::new(a.time.format("%H:%M:%S").to_string()).size(12.0).monospace().color(dim));
-                    ui.label(egui::RichText::new(i18n::severity(a.severity, lang)).size(12.0).color(theme::egui(theme::severity(a.severity))));
-                    ui.label(egui::RichText::new(map.column_name(&a.unit, 8)).size(12.0).color(white));
+                    ui.label(egui::RichText::new(i18n::severity(a.severity, lang)).size(12.0).color(theme::colour32(settings.severity_colour(a.severity))));
+                    let unit = map.column_name(&a.unit, 8);
+                    ui.label(egui::RichText::new(&unit).size(12.0).color(white));
+                    if now.is_some_and(|now| alert_overdue(&picture.state, a, &settings.config.sla, now).is_some()) {
+                        ui.label(egui::RichText::new(T::Overdue.get(lang)).size(12.0).strong().color(theme::egui(theme::OVERDUE)));
+                    }
                     let colour = if a.status == AlertStatus::Closed { dim } else { white };
-                    ui.add(egui::Label::new(egui::RichText::new(&a.title).size(12.0).color(colour)).truncate());
+                    ui.add(egui::Label::new(egui::RichText::new(event_text(&a.title, map.unit_name(&a.unit))).size(12.0).color(colour)).truncate());
                 });
             }
         });
@@ -249,8 +257,28 @@ fn ticker_ui(
     Ok(())
 }
 
-fn banner_ui(mut contexts: EguiContexts, lang: Res<UiLang>, fx: Res<AlertFx>, map: Res<MapResource>, time: Res<Time>, selection: Res<Selection>) -> Result {
-    let Some((alert, _)) = &fx.banner else { return Ok(()) };
+/// An alert's title as the ticker shows it after the unit's column: without the unit's name
+/// when the title starts with it (the platform's and the simulator's titles often do), so the
+/// name is not read twice and the event itself gets the room.
+pub fn event_text<'a>(title: &'a str, unit_name: &str) -> &'a str {
+    match title.strip_prefix(unit_name) {
+        Some(rest) if !rest.trim().is_empty() => rest.trim_start(),
+        _ => title,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn banner_ui(
+    mut contexts: EguiContexts,
+    lang: Res<UiLang>,
+    critical: Res<OpenCritical>,
+    settings: Res<Settings>,
+    map: Res<MapResource>,
+    time: Res<Time>,
+    selection: Res<Selection>,
+    mut ack: MessageWriter<Acknowledge>,
+) -> Result {
+    let Some(alert) = critical.alerts.first() else { return Ok(()) };
     let ctx = contexts.ctx_mut()?;
     // Between the ranking board and the drill-down when both are out, wrapping if it must.
     let side = if selection.unit.is_some() { 2.0 * 430.0 } else { 2.0 * 390.0 };
@@ -274,7 +302,22 @@ fn banner_ui(mut contexts: EguiContexts, lang: Res<UiLang>, fx: Res<AlertFx>, ma
                         .color(theme::egui(theme::BANNER_TEXT)),
                 );
             });
-            ui.label(egui::RichText::new(&alert.title).size(16.0).color(theme::egui(theme::TEXT)));
+            ui.horizontal_wrapped(|ui| {
+                ui.label(egui::RichText::new(event_text(&alert.title, map.unit_name(&alert.unit))).size(16.0).color(theme::egui(theme::TEXT)));
+                let status = format!("· {}", i18n::status(alert.status, lang));
+                ui.label(egui::RichText::new(status).size(16.0).color(theme::egui(theme::BANNER_TEXT)));
+                if critical.alerts.len() > 1 {
+                    let more = format!("· +{} {}", critical.alerts.len() - 1, T::MoreCritical.get(lang));
+                    ui.label(egui::RichText::new(more).size(16.0).color(theme::egui(theme::BANNER_TEXT)));
+                }
+            });
+            if settings.config.alerts.acknowledge {
+                let big = theme::touch_scale(settings.config.ui.touch);
+                let button = egui::Button::new(egui::RichText::new(T::Acknowledge.get(lang)).size(16.0 * big).strong()).min_size(egui::vec2(96.0, 30.0) * big);
+                if ui.add(button).clicked() {
+                    ack.write(Acknowledge { id: alert.id.clone() });
+                }
+            }
         });
     });
     Ok(())
@@ -301,6 +344,14 @@ mod tests {
             title: "t".into(),
             status: AlertStatus::New,
         }
+    }
+
+    #[test]
+    fn the_ticker_reads_the_unit_once() {
+        assert_eq!(event_text("垡头街道 勒索软件加密行为", "垡头街道"), "勒索软件加密行为");
+        assert_eq!(event_text("勒索软件加密行为", "垡头街道"), "勒索软件加密行为");
+        assert_eq!(event_text("垡头街道", "垡头街道"), "垡头街道", "nothing but the name: kept");
+        assert_eq!(event_text("区财政局 VPN 账号暴力破解", "区财政局"), "VPN 账号暴力破解");
     }
 
     #[test]
@@ -334,7 +385,9 @@ mod tests {
         }
         app.update();
         assert_eq!(app.world_mut().query::<&Ripple>().iter(app.world()).count(), 0);
-        assert!(app.world().resource::<AlertFx>().banner.is_none());
+        // …but an open 严重 incident is shown until acknowledged or closed, history or not.
+        let open = |app: &App| app.world().resource::<OpenCritical>().alerts.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+        assert_eq!(open(&app), ["A500"]);
         // 200 alerts at once over 20 units, three each on u0 (critical among them).
         {
             let mut picture = app.world_mut().resource_mut::<Picture>();
@@ -349,7 +402,7 @@ mod tests {
         assert_eq!(live(&mut app), 5, "capped at max_effects");
         let fx = app.world().resource::<AlertFx>();
         assert_eq!(fx.coalesced, 15, "one effect per unit: 20 units, 5 ripples");
-        assert_eq!(fx.banner.as_ref().map(|(a, _)| a.id.as_str()), Some("A7"));
+        assert_eq!(open(&app), ["A7", "A500"], "the banner shows the newest open 严重 incident");
         // Every unit pulses; the critical one strongest.
         let pulses: Vec<(String, f32)> = app.world_mut().query::<&UnitView>().iter(app.world()).map(|u| (u.id.clone(), u.pulse.amplitude)).collect();
         assert!(pulses.iter().all(|(_, a)| *a > 0.0));

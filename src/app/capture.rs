@@ -48,6 +48,9 @@ pub struct CaptureMeta {
     /// Panels on screen by name (`ranking`, `detail`, `ticker`, `banner`, `timeline`,
     /// `legend`, `header`): `[left, top, right, bottom]`, physical pixels.
     pub panels: std::collections::BTreeMap<String, [f32; 4]>,
+    /// Overdue badges drawn (超时 N over a unit): unit id and `[left, top, right, bottom]`,
+    /// physical pixels; their fill is `theme::OVERDUE`.
+    pub overdue_badges: Vec<(String, [f32; 4])>,
 }
 
 /// The egui areas the sidecar reports.
@@ -102,6 +105,7 @@ fn count_and_capture(
     units: Query<&UnitView>,
     settings: Res<Settings>,
     selection: Res<Selection>,
+    badges: Option<Res<super::incidents::BadgesDrawn>>,
     mut contexts: bevy_egui::EguiContexts,
 ) {
     *frame += 1;
@@ -130,7 +134,7 @@ fn count_and_capture(
         for unit in units.iter().filter(|u| !u.point) {
             if let Ok(p) = camera.world_to_viewport(cam_tf, unit.label_world(ext)) {
                 let colour = match unit.transition.shown {
-                    Some(s) => settings.ramp.sample(s.clamp(0.0, 100.0).round()).map(|c| (c * 255.0).round() as u8),
+                    Some(s) => settings.ramp.sample(super::scene::palette_index(s) as f32).map(|c| (c * 255.0).round() as u8),
                     None => theme::NO_DATA,
                 };
                 let selected = selection.unit.as_deref() == Some(unit.id.as_str());
@@ -154,6 +158,7 @@ fn count_and_capture(
         ui_zoom,
         selected: selection.unit.clone(),
         panels,
+        overdue_badges: badges.map(|b| b.0.iter().map(|(id, r)| (id.clone(), r.map(|v| v * px))).collect()).unwrap_or_default(),
     };
     let path = plan.path.clone();
     commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {

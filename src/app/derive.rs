@@ -5,14 +5,59 @@
 
 use bevy::prelude::*;
 
+use super::demo::DemoFeed;
 use super::map::MapResource;
 use super::picture::{Picture, Settings};
 use super::schedule::AppSystems;
 use super::selection::Selection;
-use crate::model::{DistrictSummary, RankRow, UnitDetail, district_summary, ranking, unit_detail};
+use crate::config::BoardStart;
+use crate::feed::RecordBody;
+use crate::model::{
+    DistrictSummary, EfficiencyRow, Period, PeriodRow, RankRow, RiskScore, UnitDetail, disposal_efficiency, district_summary, period_ranking, ranking,
+    unit_detail,
+};
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Derived>().add_systems(Update, derive_panels.in_set(AppSystems::Derive));
+    let start = app.world().get_resource::<Settings>().map(|s| s.config.ui.board).unwrap_or_default();
+    let tab = match start {
+        BoardStart::Now => BoardTab::Now,
+        BoardStart::Day => BoardTab::Period(Period::Day),
+        BoardStart::Week => BoardTab::Period(Period::Week),
+        BoardStart::Month => BoardTab::Period(Period::Month),
+        BoardStart::Efficiency => BoardTab::Efficiency,
+    };
+    app.init_resource::<Derived>()
+        .insert_resource(Board { tab, ..Board::default() })
+        .add_systems(Update, (derive_panels, derive_board).chain().in_set(AppSystems::Derive));
+}
+
+/// What the ranking board shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BoardTab {
+    /// The current scores (实时).
+    #[default]
+    Now,
+    /// Means over today, this week or this month (今日 / 本周 / 本月), with the rank change.
+    Period(Period),
+    /// Disposal efficiency (处置效率) over today.
+    Efficiency,
+}
+
+/// The board's tab and what it was derived for.
+#[derive(Resource, Default, Debug)]
+pub struct Board {
+    /// The tab on screen.
+    pub tab: BoardTab,
+    /// The area units' rows of a period tab (live: from the backend; demo: from the recording).
+    pub period: Vec<PeriodRow>,
+    /// The bureaus' rows of a period tab.
+    pub period_bureaus: Vec<PeriodRow>,
+    /// The area units' disposal efficiency, worst first.
+    pub efficiency: Vec<EfficiencyRow>,
+    /// The bureaus' disposal efficiency, worst first.
+    pub efficiency_bureaus: Vec<EfficiencyRow>,
+    /// The tab, picture generation and data minute the rows were derived for.
+    key: Option<(BoardTab, u64, Option<i64>)>,
 }
 
 /// The panels' data.
@@ -55,15 +100,56 @@ fn derive_panels(
         let areas = map.data.units.iter().map(|u| u.id.as_str());
         derived.ranking = ranking(&picture.state, areas.clone());
         derived.ranking_bureaus = ranking(&picture.state, map.bureaus.iter().map(|b| b.id.as_str()));
-        derived.summary = district_summary(&picture.state, areas, thresholds, now);
+        derived.summary = district_summary(&picture.state, areas, thresholds, &settings.config.sla, now);
         derived.generation = picture.generation;
         derived.minute = minute;
     }
     // A unit's rank is among its own kind: townships among townships, bureaus among bureaus.
     derived.detail = selection.unit.as_ref().map(|id| {
         let board = if map.is_bureau(id) { &derived.ranking_bureaus } else { &derived.ranking };
-        (id.clone(), unit_detail(&picture.state, id, board, thresholds, DETAIL_RECENT_ALERTS))
+        (id.clone(), unit_detail(&picture.state, id, board, thresholds, &settings.config.sla, now, DETAIL_RECENT_ALERTS))
     });
+}
+
+/// Derives the rows of the board's period and efficiency tabs, when the tab, the picture or
+/// the data minute changed. Demo mode ranks a period from the recording's scores up to the
+/// data clock; live mode's period rows come from the backend (`remote_rankings`).
+fn derive_board(picture: Res<Picture>, map: Res<MapResource>, settings: Res<Settings>, demo: Option<Res<DemoFeed>>, mut board: ResMut<Board>) {
+    let now = picture.now();
+    let key = (board.tab, picture.generation, now.map(|t| t.timestamp().div_euclid(60)));
+    if board.key == Some(key) {
+        return;
+    }
+    board.key = Some(key);
+    let Some(now) = now else { return };
+    let areas: Vec<&str> = map.data.units.iter().map(|u| u.id.as_str()).collect();
+    let bureaus: Vec<&str> = map.bureaus.iter().map(|b| b.id.as_str()).collect();
+    match board.tab {
+        BoardTab::Now => {}
+        BoardTab::Period(period) => {
+            if let Some(demo) = demo {
+                let samples = || recording_scores(demo.replay.recording());
+                board.period = period_ranking(samples, &areas, period, now).unwrap_or_default();
+                board.period_bureaus = period_ranking(samples, &bureaus, period, now).unwrap_or_default();
+            }
+        }
+        BoardTab::Efficiency => {
+            let sla = &settings.config.sla;
+            board.efficiency = disposal_efficiency(&picture.state, &areas, sla, Period::Day, now);
+            board.efficiency_bureaus = disposal_efficiency(&picture.state, &bureaus, sla, Period::Day, now);
+        }
+    }
+}
+
+/// Every score of a recording as (unit, time, score), in file order.
+pub fn recording_scores(recording: &crate::feed::Recording) -> impl Iterator<Item = (&str, chrono::DateTime<chrono::FixedOffset>, RiskScore)> {
+    recording.records.iter().flat_map(|(_, r)| {
+        let scores = match &r.body {
+            RecordBody::Scores { scores, .. } => scores.as_slice(),
+            _ => &[],
+        };
+        scores.iter().map(move |e| (e.unit.as_str(), r.t, RiskScore { total: e.total, threat: e.threat, asset: e.asset, compliance: e.compliance }))
+    })
 }
 
 #[cfg(test)]
@@ -74,6 +160,57 @@ mod tests {
     use crate::config::Config;
     use crate::model::{Alert, AlertStatus, RiskState, Severity};
     use chrono::DateTime;
+
+    /// The demo's day ranking is the mean of the shipped recording's scores over that day,
+    /// computed here from the file's lines alone; the week tab has the same means (the
+    /// recording is one day) and no rank change (no previous week).
+    #[test]
+    fn the_demo_day_ranking_is_the_mean_of_the_recordings_scores_that_day() {
+        use crate::feed::{Recording, Replay};
+        let path = crate::config::data_root().join(crate::config::DEFAULT_RECORDING);
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Independently: every `scores` line of the 28th, summed per unit.
+        let mut sums: std::collections::HashMap<String, (f64, u32)> = Default::default();
+        for line in text.lines().skip(1) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["type"] == "scores" && v["t"].as_str().unwrap().starts_with("2026-11-28") {
+                for s in v["scores"].as_array().unwrap() {
+                    let e = sums.entry(s["unit"].as_str().unwrap().to_owned()).or_default();
+                    e.0 += s["total"].as_f64().unwrap();
+                    e.1 += 1;
+                }
+            }
+        }
+        // The shipped schematic map, with its bureaus: the recording's units.
+        let map = crate::app::map::load_map(None, &Config::default().map).unwrap();
+        let areas: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
+        assert_eq!(areas.len(), 43);
+        let recording = std::sync::Arc::new(Recording::parse(&text));
+        let clock = t("2026-11-28T23:59:59+08:00");
+        let mut app = test_app(Config::default(), map, Picture::new(Source::Demo { speed: 1.0 }).with_state(RiskState::new(), Some(clock)));
+        app.insert_resource(DemoFeed::new(Replay::new(recording, 1.0, false, 3600.0)));
+        app.world_mut().resource_mut::<Board>().tab = BoardTab::Period(Period::Day);
+        app.update();
+        let board = app.world().resource::<Board>();
+        assert_eq!(board.period.len(), 43, "every area unit of the map had scores that day");
+        assert_eq!(board.period_bureaus.len(), sums.len() - 43, "and every bureau, on their own board");
+        for r in &board.period {
+            let (sum, n) = sums[&r.unit];
+            assert!((f64::from(r.mean.total) - sum / f64::from(n)).abs() < 1e-3, "{}: {} vs {}", r.unit, r.mean.total, sum / f64::from(n));
+            assert_eq!(r.samples, u64::from(n));
+            assert_eq!(r.rank_change, None, "no day before in the recording");
+        }
+        assert!(board.period.windows(2).all(|w| w[0].mean.total >= w[1].mean.total && w[0].rank + 1 == w[1].rank), "riskiest first, ranked 1, 2, …");
+        let day: Vec<(String, f32)> = board.period.iter().map(|r| (r.unit.clone(), r.mean.total)).collect();
+        app.world_mut().resource_mut::<Board>().tab = BoardTab::Period(Period::Week);
+        app.update();
+        let week: Vec<(String, f32)> = app.world().resource::<Board>().period.iter().map(|r| (r.unit.clone(), r.mean.total)).collect();
+        assert_eq!(week, day);
+    }
+
+    fn t(s: &str) -> chrono::DateTime<chrono::FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
 
     #[test]
     fn the_24_hour_window_rolls_over_midnight_without_new_data() {

@@ -3,14 +3,14 @@
 
 use bevy::prelude::*;
 
-use super::{alerts, camera, derive, flight, i18n, input, kiosk, labels, map, panels, redraw, scene, schedule, selection, tour, ui, unit_material};
+use super::{alerts, camera, derive, flight, i18n, incidents, input, kiosk, labels, map, panels, redraw, scene, schedule, selection, tour, ui, unit_material};
 
 /// The headless features: the schedule, redraw (reactive or not), selection (starting with
 /// `select`), derived panel data, unit easing, camera easing, input, tour, flight, alert
 /// effects, kiosk keys and language.
 pub(crate) fn core_plugins(app: &mut App, reactive: bool, select: Option<String>) {
     app.add_plugins((schedule::plugin, redraw::plugin(reactive), map::plugin, selection::plugin(select), derive::plugin, scene::plugin, camera::plugin))
-        .add_plugins((input::plugin, tour::plugin, flight::plugin, alerts::plugin, kiosk::plugin, i18n::plugin));
+        .add_plugins((input::plugin, tour::plugin, flight::plugin, alerts::plugin, incidents::plugin, kiosk::plugin, i18n::plugin));
 }
 
 /// What draws: the unit material, the map's meshes, the camera, the ring assets, and the
@@ -21,6 +21,7 @@ pub(crate) fn view_plugins(app: &mut App, cjk_font: bool) {
         scene::view_plugin,
         camera::view_plugin,
         alerts::view_plugin,
+        incidents::view_plugin,
         ui::plugin(cjk_font),
         labels::plugin,
         panels::plugin,

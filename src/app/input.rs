@@ -24,7 +24,7 @@ pub const CLICK_SLOP_PX: f32 = 8.0;
 /// `Esc`: back to the district view, ending a critical-alert flight.
 fn escape_to_district(input: Res<ButtonInput<KeyCode>>, mut attention: ResMut<Attention>, mut select: MessageWriter<Select>) {
     if input.just_pressed(KeyCode::Escape) {
-        attention.active = None;
+        attention.end();
         select.write(Select(None));
     }
 }
@@ -68,7 +68,7 @@ fn pick_on_click(
     let Ok(ray) = camera.viewport_to_world(cam_tf, at) else { return };
     let ext = &settings.config.extrusion;
     let hit = pick(ray.origin, *ray.direction, units.iter().map(|u| (u, view_height(u, ext, u.transition.shown))), &map);
-    attention.active = None;
+    attention.end();
     select.write(Select(hit));
 }
 

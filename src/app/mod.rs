@@ -23,6 +23,7 @@
 //! | [`tour`] | the auto-tour |
 //! | [`flight`] | the camera flight to a critical alert |
 //! | [`alerts`] | the alert ring, pulse, banner and ticker |
+//! | [`incidents`] | overdue badges (超时), the open 严重 incidents the banner holds, acknowledgements |
 //! | [`kiosk`] | quitting and the kiosk lock |
 //! | [`derive`] | the panels' data (ranking, summary, drill-down) |
 //! | [`panels`] | the ranking board and the drill-down |
@@ -42,6 +43,7 @@ mod features;
 pub mod flight;
 mod handoff;
 pub mod i18n;
+pub mod incidents;
 pub mod input;
 pub mod kiosk;
 pub mod labels;

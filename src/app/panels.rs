@@ -4,7 +4,8 @@
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::derive::Derived;
+use super::demo::DemoFeed;
+use super::derive::{Board, BoardTab, Derived};
 use super::i18n::{self, T, UiLang};
 use super::map::MapResource;
 use super::picture::{Picture, Settings};
@@ -12,7 +13,7 @@ use super::remote_detail::RemoteDetail;
 use super::schedule::AppSystems;
 use super::selection::{Select, Selection};
 use super::theme;
-use crate::model::{AlertStatus, Severity, trend_arrow};
+use crate::model::{AlertStatus, Period, Severity, trend_arrow};
 use chrono::{DateTime, FixedOffset};
 
 pub(super) fn plugin(app: &mut App) {
@@ -35,12 +36,14 @@ fn ranking_ui(
     derived: Res<Derived>,
     map: Res<MapResource>,
     selection: Res<Selection>,
+    mut board: ResMut<Board>,
+    demo: Option<Res<DemoFeed>>,
     mut select: MessageWriter<Select>,
     mut bureaus_tab: Local<bool>,
 ) -> Result {
+    let demo = demo.is_some();
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
-    let levels = &settings.config.levels;
     let s = &derived.summary;
     egui::Area::new("ranking".into()).anchor(egui::Align2::LEFT_TOP, egui::vec2(theme::MARGIN, theme::PANELS_TOP)).show(ctx, |ui| {
         theme::panel_frame().show(ui, |ui| {
@@ -52,17 +55,28 @@ fn ranking_ui(
                 ui.label(egui::RichText::new(index).size(34.0).strong().color(colour));
                 ui.vertical(|ui| {
                     ui.label(egui::RichText::new(T::OverallIndex.get(lang)).size(12.0).color(theme::egui(theme::DIM)));
-                    ui.label(
-                        egui::RichText::new(format!("{} {}  ·  {} {}", T::OpenIncidents.get(lang), s.open_incidents, T::Alerts24h.get(lang), s.alerts_24h))
-                            .size(13.0)
-                            .color(theme::egui(theme::TEXT)),
-                    );
+                    ui.horizontal(|ui| {
+                        ui.spacing_mut().item_spacing.x = 4.0;
+                        let text = |t: String, c: egui::Color32| egui::RichText::new(t).size(13.0).color(c);
+                        ui.label(text(format!("{} {}", T::OpenIncidents.get(lang), s.open_incidents), theme::egui(theme::TEXT)));
+                        let critical = theme::colour32(settings.level_colour(crate::model::Level::Critical));
+                        ui.label(text(
+                            format!("({} {})", T::OpenCritical.get(lang), s.open_critical),
+                            if s.open_critical > 0 { critical } else { theme::egui(theme::DIM) },
+                        ));
+                        let late = s.overdue[0] + s.overdue[1];
+                        ui.label(text(
+                            format!("· {} {late}", T::Overdue.get(lang)),
+                            if late > 0 { theme::egui(theme::OVERDUE) } else { theme::egui(theme::DIM) },
+                        ));
+                    });
+                    ui.label(egui::RichText::new(format!("{} {}", T::Alerts24h.get(lang), s.alerts_24h)).size(13.0).color(theme::egui(theme::TEXT)));
                 });
             });
             ui.horizontal(|ui| {
+                ui.label(egui::RichText::new(T::UnitsByLevel.get(lang)).size(12.0).color(theme::egui(theme::DIM)));
                 for level in crate::model::Level::ALL.iter().rev() {
-                    let (lo, hi) = levels.range(*level);
-                    let colour = theme::colour32(settings.ramp.sample((lo + hi) / 2.0));
+                    let colour = theme::colour32(settings.level_colour(*level));
                     ui.label(egui::RichText::new(format!("{} {}", i18n::level(*level, lang), s.per_level[*level as usize])).size(14.0).color(colour));
                 }
                 if s.no_data > 0 {
@@ -84,11 +98,34 @@ fn ranking_ui(
                     }
                 }
             });
-            let board = if *bureaus_tab { &derived.ranking_bureaus } else { &derived.ranking };
+            // The board's tabs: now, today, this week, this month, disposal efficiency.
+            ui.horizontal(|ui| {
+                let big = theme::touch_scale(settings.config.ui.touch);
+                for (tab, label) in [
+                    (BoardTab::Now, T::TabNow),
+                    (BoardTab::Period(Period::Day), T::TabDay),
+                    (BoardTab::Period(Period::Week), T::TabWeek),
+                    (BoardTab::Period(Period::Month), T::TabMonth),
+                    (BoardTab::Efficiency, T::TabEfficiency),
+                ] {
+                    let button = egui::Button::new(egui::RichText::new(label.get(lang)).size(12.0 * big))
+                        .selected(board.tab == tab)
+                        .min_size(egui::vec2(40.0, 20.0) * big);
+                    if ui.add(button).clicked() && board.tab != tab {
+                        board.tab = tab;
+                    }
+                }
+            });
+            let rows = board_rows(&derived, &board, *bureaus_tab, &settings);
+            let efficiency = board.tab == BoardTab::Efficiency;
             {
                 let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 16.0), egui::Sense::hover());
                 let mut x = rect.left();
-                let heads = ["#", T::Unit.get(lang), T::Total.get(lang), "", T::Threat.get(lang), T::Asset.get(lang), T::Compliance.get(lang)];
+                let heads = if efficiency {
+                    ["#", T::Unit.get(lang), T::OnTime.get(lang), "", T::MttrShort.get(lang), T::OpenShort.get(lang), T::Overdue.get(lang)]
+                } else {
+                    ["#", T::Unit.get(lang), T::Total.get(lang), "", T::Threat.get(lang), T::Asset.get(lang), T::Compliance.get(lang)]
+                };
                 for (text, w) in heads.into_iter().zip(COLUMNS) {
                     ui.painter().text(
                         egui::pos2(x + 2.0, rect.center().y),
@@ -100,20 +137,24 @@ fn ranking_ui(
                     x += w;
                 }
             }
+            if rows.is_empty() {
+                let text = if matches!(board.tab, BoardTab::Period(_)) && !demo { T::NoPeriodData } else { T::NoData };
+                ui.label(egui::RichText::new(text.get(lang)).size(13.0).color(theme::egui(theme::DIM)));
+            }
             let h = theme::row_h(settings.config.ui.touch);
             // As many rows as configured, fewer when the legend and timeline below need the
             // room (points: header and summary above, legend and timeline below).
             let reserve = theme::PANELS_TOP + 200.0 + 150.0 + theme::TIMELINE_H + 24.0;
             let fit = ((ui.ctx().content_rect().height() - reserve) / (h + ui.spacing().item_spacing.y)).floor().max(3.0) as usize;
-            let rows = settings.config.ui.ranking_rows.max(3).min(fit);
+            let shown = settings.config.ui.ranking_rows.max(3).min(fit);
             let row_pitch = h + ui.spacing().item_spacing.y;
-            egui::ScrollArea::vertical().max_height(row_pitch * rows as f32).min_scrolled_height(row_pitch * rows as f32).auto_shrink([false, true]).show_rows(
-                ui,
-                h,
-                board.len(),
-                |ui, range| {
+            egui::ScrollArea::vertical()
+                .max_height(row_pitch * shown as f32)
+                .min_scrolled_height(row_pitch * shown as f32)
+                .auto_shrink([false, true])
+                .show_rows(ui, h, rows.len(), |ui, range| {
                     for i in range {
-                        let row = &board[i];
+                        let row = &rows[i];
                         let selected = selection.unit.as_deref() == Some(row.id.as_str());
                         let (rect, response) = ui.allocate_exact_size(egui::vec2(ui.available_width(), h), egui::Sense::click());
                         if selected || response.hovered() {
@@ -121,33 +162,115 @@ fn ranking_ui(
                         }
                         let mut x = rect.left();
                         let y = rect.center().y;
-                        let mut cell = |text: String, w: f32, colour: egui::Color32, size: f32| {
+                        let mut cell = |text: &str, w: f32, colour: egui::Color32, size: f32| {
                             ui.painter().text(egui::pos2(x + 2.0, y), egui::Align2::LEFT_CENTER, text, egui::FontId::proportional(size), colour);
                             x += w;
                         };
                         let size = if settings.config.ui.touch { 17.0 } else { 13.0 };
-                        cell(format!("{}", i + 1), COLUMNS[0], theme::egui(theme::DIM), size);
-                        cell(map.column_name(&row.id, if settings.config.ui.touch { 6 } else { 8 }), COLUMNS[1], theme::egui(theme::TEXT), size);
-                        let arrow = trend_arrow(row.trend);
-                        let arrow_colour = theme::egui(match arrow {
-                            '▲' => theme::ALARM_RED,
-                            '▼' => theme::GOOD_GREEN,
-                            _ => theme::DIM,
-                        });
-                        cell(format!("{:.1}", row.score.total), COLUMNS[2], theme::colour32(settings.ramp.sample(row.score.total)), size);
-                        cell(arrow.to_string(), COLUMNS[3], arrow_colour, size - 2.0);
-                        cell(format!("{:.0}", row.score.threat), COLUMNS[4], theme::egui(theme::DIM), size - 1.0);
-                        cell(format!("{:.0}", row.score.asset), COLUMNS[5], theme::egui(theme::DIM), size - 1.0);
-                        cell(format!("{:.0}", row.score.compliance), COLUMNS[6], theme::egui(theme::DIM), size - 1.0);
+                        cell(&format!("{}", row.rank), COLUMNS[0], theme::egui(theme::DIM), size);
+                        cell(&map.column_name(&row.id, if settings.config.ui.touch { 6 } else { 8 }), COLUMNS[1], theme::egui(theme::TEXT), size);
+                        cell(&row.main, COLUMNS[2], row.main_colour, size);
+                        cell(&row.mark, COLUMNS[3], row.mark_colour, size - 2.0);
+                        for (k, part) in row.parts.iter().enumerate() {
+                            cell(&part.0, COLUMNS[4 + k], part.1, size - 1.0);
+                        }
                         if response.clicked() {
                             select.write(Select(if selected { None } else { Some(row.id.clone()) }));
                         }
                     }
-                },
-            );
+                });
         });
     });
     Ok(())
+}
+
+/// One line of the ranking board, whatever the tab: rank, unit, the main figure and its
+/// colour, a mark (trend or rank change) and three more figures.
+struct BoardLine {
+    id: String,
+    rank: usize,
+    main: String,
+    main_colour: egui::Color32,
+    mark: String,
+    mark_colour: egui::Color32,
+    parts: [(String, egui::Color32); 3],
+}
+
+/// The rows of the board's tab for the areas or (`bureaus`) the bureaus.
+fn board_rows(derived: &Derived, board: &Board, bureaus: bool, settings: &Settings) -> Vec<BoardLine> {
+    let dim = theme::egui(theme::DIM);
+    let up_down = |rising: bool| theme::egui(if rising { theme::ALARM_RED } else { theme::GOOD_GREEN });
+    let part = |v: f32| (format!("{v:.0}"), dim);
+    match board.tab {
+        BoardTab::Now => {
+            let rows = if bureaus { &derived.ranking_bureaus } else { &derived.ranking };
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let arrow = trend_arrow(r.trend);
+                    BoardLine {
+                        id: r.id.clone(),
+                        rank: i + 1,
+                        main: format!("{:.1}", r.score.total),
+                        main_colour: theme::colour32(settings.ramp.sample(r.score.total)),
+                        mark: arrow.to_string(),
+                        mark_colour: if arrow == '=' { dim } else { up_down(arrow == '▲') },
+                        parts: [part(r.score.threat), part(r.score.asset), part(r.score.compliance)],
+                    }
+                })
+                .collect()
+        }
+        BoardTab::Period(_) => {
+            let rows = if bureaus { &board.period_bureaus } else { &board.period };
+            rows.iter()
+                .map(|r| {
+                    // ▲ climbed towards 1 (riskier than the previous period), ▼ fell back.
+                    let (mark, mark_colour) = match r.rank_change {
+                        Some(c) if c > 0 => (format!("▲{c}"), up_down(true)),
+                        Some(c) if c < 0 => (format!("▼{}", -c), up_down(false)),
+                        Some(_) => ("=".to_owned(), dim),
+                        None => ("—".to_owned(), dim),
+                    };
+                    BoardLine {
+                        id: r.unit.clone(),
+                        rank: r.rank as usize,
+                        main: format!("{:.1}", r.mean.total),
+                        main_colour: theme::colour32(settings.ramp.sample(r.mean.total)),
+                        mark,
+                        mark_colour,
+                        parts: [part(r.mean.threat), part(r.mean.asset), part(r.mean.compliance)],
+                    }
+                })
+                .collect()
+        }
+        BoardTab::Efficiency => {
+            let rows = if bureaus { &board.efficiency_bureaus } else { &board.efficiency };
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let rate = r.on_time_rate();
+                    let late = theme::egui(theme::OVERDUE);
+                    BoardLine {
+                        id: r.unit.clone(),
+                        rank: i + 1,
+                        main: rate.map_or("—".to_owned(), |v| format!("{:.0}%", v * 100.0)),
+                        main_colour: match rate {
+                            Some(v) if v < 0.8 => late,
+                            Some(_) => theme::egui(theme::GOOD_GREEN),
+                            None => dim,
+                        },
+                        mark: String::new(),
+                        mark_colour: dim,
+                        parts: [
+                            (r.mttr_s.map_or("—".to_owned(), |s| format!("{:.0}m", s / 60.0)), dim),
+                            (r.open.to_string(), dim),
+                            (r.overdue.to_string(), if r.overdue > 0 { late } else { dim }),
+                        ],
+                    }
+                })
+                .collect()
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -230,10 +353,10 @@ fn detail_ui(
             ui.horizontal(|ui| {
                 // Live: the backend's counts over everything it keeps; else the wall's own.
                 let counts = match remote_doc {
-                    Some(doc) => [doc.incidents.new, doc.incidents.in_progress, doc.incidents.closed].map(|n| n as usize),
+                    Some(doc) => doc.incidents.by_status(),
                     None => d.by_status,
                 };
-                for (i, status) in [AlertStatus::New, AlertStatus::InProgress, AlertStatus::Closed].into_iter().enumerate() {
+                for (i, status) in AlertStatus::ALL.into_iter().enumerate() {
                     let colour = theme::egui(theme::status(status));
                     ui.label(egui::RichText::new(format!("{} {}", i18n::status(status, lang), counts[i])).size(15.0 * big).color(colour));
                     ui.add_space(6.0);
@@ -243,19 +366,7 @@ fn detail_ui(
             let mttr = mttr_s.map_or("—".to_owned(), |s| if s >= 3600.0 { format!("{:.1} h", s / 3600.0) } else { format!("{:.0} min", s / 60.0) });
             ui.label(egui::RichText::new(format!("{} {mttr}", T::Mttr.get(lang))).size(13.0 * big).color(theme::egui(theme::TEXT)));
             ui.separator();
-            ui.label(egui::RichText::new(T::RecentAlerts.get(lang)).size(13.0 * big).color(theme::egui(theme::DIM)));
-            if d.recent.is_empty() {
-                ui.label(egui::RichText::new(T::NoAlerts.get(lang)).size(13.0).color(theme::egui(theme::DIM)));
-            }
-            for a in &d.recent {
-                ui.horizontal(|ui| {
-                    ui.label(egui::RichText::new(a.time.format("%H:%M").to_string()).size(12.0 * big).monospace().color(theme::egui(theme::DIM)));
-                    ui.label(egui::RichText::new(i18n::severity(a.severity, lang)).size(12.0 * big).color(theme::egui(theme::severity(a.severity))));
-                    ui.label(
-                        egui::RichText::new(format!("{} · {}", a.category, i18n::status(a.status, lang))).size(12.0 * big).color(theme::egui(theme::TEXT)),
-                    );
-                });
-            }
+            open_incidents_ui(ui, d, map.unit_name(id), &settings, lang, big);
             ui.separator();
             match &remote {
                 // Live: only what the backend sent, with its time; 无数据 where it sent none.
@@ -267,6 +378,49 @@ fn detail_ui(
         });
     });
     Ok(())
+}
+
+/// Width of an open incident's age bar, points.
+const AGE_BAR_W: f32 = 150.0;
+
+/// The unit's open incidents, newest first: time, severity, stage and title, then a bar of
+/// its age against the deadline it works to (amber, red once past it) with the age and the
+/// limit in minutes. Scrolls when there are more than fit (a kiosk drags it).
+fn open_incidents_ui(ui: &mut egui::Ui, d: &crate::model::UnitDetail, unit_name: &str, settings: &Settings, lang: crate::config::Lang, big: f32) {
+    let dim = theme::egui(theme::DIM);
+    ui.label(egui::RichText::new(T::OpenIncidentsList.get(lang)).size(13.0 * big).color(dim));
+    if d.open.is_empty() {
+        ui.label(egui::RichText::new(T::NoOpenIncidents.get(lang)).size(13.0 * big).color(dim));
+        return;
+    }
+    egui::ScrollArea::vertical().id_salt("open-incidents").max_height(190.0 * big).show(ui, |ui| {
+        for inc in &d.open {
+            let a = &inc.alert;
+            ui.horizontal(|ui| {
+                ui.label(egui::RichText::new(a.time.format("%H:%M").to_string()).size(12.0 * big).monospace().color(dim));
+                ui.label(egui::RichText::new(i18n::severity(a.severity, lang)).size(12.0 * big).color(theme::colour32(settings.severity_colour(a.severity))));
+                ui.label(egui::RichText::new(i18n::status(a.status, lang)).size(12.0 * big).color(theme::egui(theme::status(a.status))));
+                let title = super::alerts::event_text(&a.title, unit_name);
+                ui.add(egui::Label::new(egui::RichText::new(title).size(12.0 * big).color(theme::egui(theme::TEXT))).truncate());
+            });
+            ui.horizontal(|ui| {
+                let (rect, _) = ui.allocate_exact_size(egui::vec2(AGE_BAR_W, 8.0 * big), egui::Sense::hover());
+                ui.painter().rect_filled(rect, 2.0, theme::egui(theme::TRACK));
+                let share = (inc.age_s / inc.limit_s.max(1.0)).clamp(0.0, 1.0) as f32;
+                let colour = if inc.overdue.is_some() { theme::OVERDUE } else { theme::AMBER };
+                ui.painter().rect_filled(egui::Rect::from_min_size(rect.min, egui::vec2(rect.width() * share, rect.height())), 2.0, theme::egui(colour));
+                let age = format!("{:.0} / {:.0} min", inc.age_s / 60.0, inc.limit_s / 60.0);
+                ui.label(egui::RichText::new(age).size(11.0 * big).monospace().color(theme::egui(theme::TEXT)));
+                if let Some(late) = inc.overdue {
+                    let text = match late {
+                        crate::model::Overdue::Response => T::OverdueResponse,
+                        crate::model::Overdue::Closure => T::OverdueClosure,
+                    };
+                    ui.label(egui::RichText::new(text.get(lang)).size(11.0 * big).strong().color(theme::egui(theme::OVERDUE)));
+                }
+            });
+        }
+    });
 }
 
 /// Demo mode's vulnerabilities and compliance, derived from the scores and marked 模拟.

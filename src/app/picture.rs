@@ -121,6 +121,28 @@ impl Settings {
     pub fn new(config: Config) -> Result<Self, crate::model::RampError> {
         Ok(Self { ramp: config.ramp()?, config })
     }
+
+    /// The sRGB colour (0–1) of a level: the ramp in the middle of the level's score range —
+    /// the level's own colour with the default stepped ramp (蓝 黄 橙 红). Legend, summary,
+    /// ticker and ranking take level colours from here, as the map does.
+    pub fn level_colour(&self, level: crate::model::Level) -> [f32; 3] {
+        let (lo, hi) = self.config.levels.range(level);
+        self.ramp.sample((lo + hi.min(100.0)) / 2.0)
+    }
+
+    /// The sRGB colour (0–1) of an alert severity: its level's colour (低危 → 低, …, 严重 →
+    /// 严重); an unknown severity has the theme's neutral fallback.
+    pub fn severity_colour(&self, severity: crate::model::Severity) -> [f32; 3] {
+        use crate::model::{Level, Severity};
+        let level = match severity {
+            Severity::Low => Level::Low,
+            Severity::Medium => Level::Medium,
+            Severity::High => Level::High,
+            Severity::Critical => Level::Critical,
+            Severity::Unknown => return super::theme::severity(severity).map(|v| f32::from(v) / 255.0),
+        };
+        self.level_colour(level)
+    }
 }
 
 /// When the process started (set by `app::run` before the map loads): the origin of the

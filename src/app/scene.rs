@@ -67,6 +67,12 @@ const BORDER_LIFT_M: f32 = 3.0;
 /// Number of palette steps: one material per integer score 0–100.
 pub const PALETTE_STEPS: usize = 101;
 
+/// The palette entry of a 0–100 score: its whole points, rounded down (as the unit shader
+/// does), so a level's colour starts at its threshold; clamped into the palette.
+pub fn palette_index(score: f32) -> usize {
+    (score.clamp(0.0, 100.0).floor() as usize).min(PALETTE_STEPS - 1)
+}
+
 /// Shared unit materials (palette mode).
 #[derive(Resource)]
 pub struct Palette {
@@ -82,7 +88,7 @@ impl Palette {
     fn for_score(&self, score: Option<f32>, stale: bool) -> &Handle<StandardMaterial> {
         let table = if stale { &self.stale_by_score } else { &self.by_score };
         match score {
-            Some(s) => &table[(s.clamp(0.0, 100.0).round() as usize).min(PALETTE_STEPS - 1)],
+            Some(s) => &table[palette_index(s)],
             None => &self.no_data,
         }
     }

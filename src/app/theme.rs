@@ -43,6 +43,9 @@ pub const GOOD_GREEN: Rgb = [0x4c, 0xe0, 0x8a];
 pub const AMBER: Rgb = [0xf0, 0xb0, 0x40];
 /// Alarm red: stale data, 401, a rising trend (▲, worse), new incidents.
 pub const ALARM_RED: Rgb = [0xff, 0x5a, 0x5a];
+/// The overdue (超时) badge and its pulse: a deep red, apart from the 严重 level colour and the
+/// alert ring.
+pub const OVERDUE: Rgb = [0xc8, 0x10, 0x28];
 /// Secondary text.
 pub const DIM: Rgb = [0x8a, 0x96, 0xad];
 /// Primary text.
@@ -104,11 +107,11 @@ pub const fn ripple_alpha(s: Severity) -> f32 {
     }
 }
 
-/// Colour of an incident status: new red, in progress amber, closed green.
+/// Colour of an incident status: new red, analysing and disposing amber, closed green.
 pub const fn status(s: AlertStatus) -> Rgb {
     match s {
         AlertStatus::New => ALARM_RED,
-        AlertStatus::InProgress => AMBER,
+        AlertStatus::Analysing | AlertStatus::Disposing => AMBER,
         AlertStatus::Closed => GOOD_GREEN,
     }
 }

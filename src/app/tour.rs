@@ -1,6 +1,9 @@
 //! The auto-tour: after `[tour] idle_s` without input the camera visits the riskiest area
 //! units in turn, `dwell_s` each, with their drill-down, then the district view, then again;
-//! any input stops it. It waits while a critical-alert flight holds the camera.
+//! any input stops it. An alert that takes over (see [`super::flight`]) interrupts it; when
+//! that flight ends (acknowledged, closed or its dwell over) the tour resumes at the stop it
+//! left. Input during such a flight (an operator reaching for the 确认 button) does not stop
+//! the tour.
 
 use bevy::input::keyboard::KeyboardInput;
 use bevy::input::mouse::{MouseButtonInput, MouseWheel};
@@ -20,7 +23,12 @@ use crate::model::RankRow;
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Idle>().init_resource::<Tour>().add_systems(
         Update,
-        (track_input.in_set(AppSystems::Input), run_tour.in_set(AppSystems::Direct), wake_for_next_stop.in_set(AppSystems::Animate)).run_if(tour_enabled),
+        (
+            track_input.in_set(AppSystems::Input),
+            run_tour.in_set(AppSystems::Direct).after(super::flight::end_attention),
+            wake_for_next_stop.in_set(AppSystems::Animate),
+        )
+            .run_if(tour_enabled),
     );
 }
 
@@ -44,6 +52,8 @@ pub struct Tour {
     pub stop: usize,
     /// App time of the next move, seconds.
     pub next_s: f64,
+    /// The stop an alert's flight interrupted, shown again when it ends.
+    pub resume: Option<usize>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -56,12 +66,13 @@ fn track_input(
     mut touches: MessageReader<TouchInput>,
     mut idle: ResMut<Idle>,
     mut tour: ResMut<Tour>,
+    attention: Res<Attention>,
     mut select: MessageWriter<Select>,
 ) {
     let any = keys.read().count() + buttons.read().count() + moves.read().count() + wheels.read().count() + touches.read().count() > 0;
     if any {
         idle.last_input_s = time.elapsed_secs_f64();
-        if tour.active {
+        if tour.active && attention.alert.is_none() {
             // Any input stops the tour and returns to the district view; a click that
             // selects a unit is applied after this (the last ask of a frame wins).
             *tour = Tour::default();
@@ -85,11 +96,21 @@ fn run_tour(
     let cfg = &settings.config.tour;
     let now = time.elapsed_secs_f64();
     if attention.active.is_some() {
+        // Interrupted: remember the stop on screen (the one before the next).
+        if tour.active && tour.resume.is_none() {
+            tour.resume = Some(tour.stop.saturating_sub(1));
+        }
         return;
+    }
+    if let Some(stop) = tour.resume.take()
+        && tour.active
+    {
+        tour.stop = stop;
+        tour.next_s = now;
     }
     if !tour.active {
         if now - idle.last_input_s >= cfg.idle_s {
-            *tour = Tour { active: true, stop: 0, next_s: now };
+            *tour = Tour { active: true, stop: 0, next_s: now, resume: None };
         } else {
             return;
         }
@@ -161,6 +182,72 @@ mod tests {
         app.update();
         assert!(!app.world().resource::<Tour>().active);
         assert_eq!(selected(&app), None);
+    }
+
+    #[test]
+    fn a_critical_alert_takes_over_the_tour_until_acknowledged_then_it_resumes_where_it_was() {
+        use crate::app::derive::Derived;
+        use crate::app::incidents::Acknowledge;
+        use crate::model::{Alert, AlertStatus, Severity};
+        let map = test_map();
+        let ids: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
+        let mut state = RiskState::new();
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();
+        for (id, total) in ids.iter().zip([20.0, 85.0]) {
+            state.apply_score(id, at, RiskScore { total, threat: total, asset: total, compliance: total }).unwrap();
+        }
+        let config = Config { tour: TourConfig { enabled: true, idle_s: 1.0, dwell_s: 2.0, units: 2 }, ..Config::default() };
+        assert!(config.alerts.acknowledge && !config.alerts.fly_to_critical, "the desktop defaults: the flight comes from the tour");
+        let mut app = test_app(config, map, Picture::new(Source::Demo { speed: 1.0 }).with_state(state, Some(at)));
+        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::from_millis(250)));
+        let selected = |app: &App| app.world().resource::<Selection>().unit.clone();
+        // Into the tour: the riskiest (ids[1]) first, then ids[0] after 2 s.
+        for _ in 0..6 {
+            app.update();
+        }
+        assert_eq!(selected(&app), Some(ids[1].clone()));
+        for _ in 0..8 {
+            app.update();
+        }
+        assert_eq!(selected(&app), Some(ids[0].clone()), "the tour's second stop");
+        // A 严重 alert on the first unit: the tour is interrupted and its drill-down shown.
+        {
+            let mut picture = app.world_mut().resource_mut::<Picture>();
+            let alert = Alert {
+                id: "c1".into(),
+                unit: ids[1].clone(),
+                time: at,
+                severity: Severity::Critical,
+                category: "c".into(),
+                title: "t".into(),
+                status: AlertStatus::New,
+            };
+            std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert).unwrap();
+            picture.generation += 1;
+        }
+        app.update();
+        app.update();
+        assert_eq!(selected(&app), Some(ids[1].clone()), "flown to the alert's unit");
+        assert_eq!(app.world().resource::<Derived>().detail.as_ref().map(|(id, _)| id.clone()), Some(ids[1].clone()));
+        // Held far past the tour's dwell and the flight's own (no acknowledgement yet), and
+        // an operator's mouse moving to the button does not end the tour.
+        for _ in 0..80 {
+            app.update();
+        }
+        app.world_mut().write_message(bevy::window::CursorMoved { window: Entity::PLACEHOLDER, position: Vec2::new(10.0, 10.0), delta: None });
+        app.update();
+        assert_eq!(selected(&app), Some(ids[1].clone()), "still held: 20 s on");
+        assert!(app.world().resource::<Tour>().active);
+        // Acknowledged: the tour resumes at the stop it left (ids[0]), then goes on.
+        app.world_mut().write_message(Acknowledge { id: "c1".into() });
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            app.update();
+            if seen.last() != Some(&selected(&app)) {
+                seen.push(selected(&app));
+            }
+        }
+        assert_eq!(seen[..2], [Some(ids[0].clone()), None], "back at the interrupted stop, then the district view; no frame between");
     }
 
     #[test]

@@ -214,9 +214,14 @@ fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapRe
                 for level in Level::ALL {
                     let (lo, hi) = levels.range(level);
                     let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-                    ui.painter().rect_filled(r, 2.0, theme::colour32(settings.ramp.sample((lo + hi) / 2.0)));
+                    ui.painter().rect_filled(r, 2.0, theme::colour32(settings.level_colour(level)));
                     ui.label(egui::RichText::new(format!("{} {lo:.0}–{hi:.0}", i18n::level(level, lang))).size(13.0).color(theme::egui(theme::TEXT)));
                 }
+            });
+            ui.horizontal(|ui| {
+                let (r, _) = ui.allocate_exact_size(egui::vec2(22.0, 12.0), egui::Sense::hover());
+                ui.painter().rect_filled(r, 3.0, theme::egui(theme::OVERDUE));
+                ui.label(egui::RichText::new(T::OverdueLegend.get(lang)).size(12.0).color(theme::egui(theme::DIM)));
             });
             let ext = &settings.config.extrusion;
             ui.label(

@@ -1,0 +1,288 @@
+//! The incident close-loop on the map: which units have overdue incidents (超时, past their
+//! `[sla]` limits) — a badge with the count over the unit's prism and a slow warning pulse
+//! of its own —, and which open 严重 incidents still wait for an operator's acknowledgement
+//! (the banner that does not time out, see [`super::alerts`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+
+use super::i18n::{T, UiLang};
+use super::picture::{Picture, Settings};
+use super::redraw::Redraw;
+use super::scene::UnitView;
+use super::schedule::AppSystems;
+use super::theme;
+use crate::model::{Alert, Severity, overdue_by_unit};
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Overdue>().init_resource::<Acks>().init_resource::<OpenCritical>().add_message::<Acknowledge>().add_systems(
+        Update,
+        (acknowledge.in_set(AppSystems::Input), (find_overdue, find_open_critical).in_set(AppSystems::Derive), ask_while_overdue.in_set(AppSystems::Animate)),
+    );
+}
+
+/// An operator acknowledged (确认) alert `id` on this screen (the banner's button).
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+pub struct Acknowledge {
+    /// The alert's id.
+    pub id: String,
+}
+
+/// Who acknowledges from this screen, as the demo records it.
+pub const LOCAL_OPERATOR: &str = "本机";
+
+/// Applies this screen's acknowledgements. Ignored where `[alerts] acknowledge` is off (the
+/// unattended wall never acknowledges, whatever reaches it).
+fn acknowledge(mut acks_in: MessageReader<Acknowledge>, settings: Res<Settings>, mut acks: ResMut<Acks>) {
+    for a in acks_in.read() {
+        if settings.config.alerts.acknowledge && !acks.contains(&a.id) {
+            info!("alert {} acknowledged on this screen", a.id);
+            acks.by_id.insert(a.id.clone(), LOCAL_OPERATOR.to_owned());
+        }
+    }
+}
+
+/// The overdue badges (drawn over the prisms).
+pub(super) fn view_plugin(app: &mut App) {
+    app.init_resource::<BadgesDrawn>().add_systems(EguiPrimaryContextPass, overdue_badges_ui.in_set(AppSystems::Ui));
+}
+
+/// The overdue badges drawn in the last frame: unit id and the pill's rectangle `[left, top,
+/// right, bottom]` in egui points (the capture sidecar reports them in pixels).
+#[derive(Resource, Default, Debug)]
+pub struct BadgesDrawn(pub Vec<(String, [f32; 4])>);
+
+/// Period of the overdue pulse, seconds: slow, so it reads as a standing warning beside the
+/// quick ripple of a new alert.
+pub const OVERDUE_PULSE_S: f64 = 2.4;
+
+/// Padding left and right of a badge's text, points: plain fill a render check can sample.
+pub const BADGE_PAD: f32 = 8.0;
+
+/// Units with overdue open incidents at the picture's "now".
+#[derive(Resource, Default, Debug)]
+pub struct Overdue {
+    /// Overdue incidents per unit id (units without any are absent).
+    pub by_unit: BTreeMap<String, usize>,
+    /// The picture generation and data-time second it was found for.
+    key: Option<(u64, i64)>,
+}
+
+/// Alerts an operator acknowledged (确认): id → who. Demo mode fills it locally; in live
+/// mode the gateway's `ack` events do.
+#[derive(Resource, Default, Debug)]
+pub struct Acks {
+    /// Acknowledged alert ids, with the operator's name.
+    pub by_id: BTreeMap<String, String>,
+}
+
+impl Acks {
+    /// Whether alert `id` was acknowledged.
+    pub fn contains(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+}
+
+/// The open 严重 incidents not yet acknowledged, newest first: what the critical banner
+/// shows until each is acknowledged or closed — including those already open when the wall
+/// started, reconnected or seeked.
+#[derive(Resource, Default, Debug)]
+pub struct OpenCritical {
+    /// The incidents.
+    pub alerts: Vec<Alert>,
+    key: Option<(u64, u64, usize)>,
+}
+
+fn find_overdue(picture: Res<Picture>, settings: Res<Settings>, mut overdue: ResMut<Overdue>) {
+    let Some(now) = picture.now() else {
+        if !overdue.by_unit.is_empty() {
+            overdue.by_unit.clear();
+        }
+        return;
+    };
+    let key = (picture.generation, now.timestamp());
+    if overdue.key == Some(key) {
+        return;
+    }
+    overdue.key = Some(key);
+    let found = overdue_by_unit(&picture.state, &settings.config.sla, now);
+    if found != overdue.by_unit {
+        overdue.by_unit = found;
+    }
+}
+
+fn find_open_critical(picture: Res<Picture>, acks: Res<Acks>, mut open: ResMut<OpenCritical>) {
+    // Acks only grow, so their count tells a change.
+    let key = (picture.epoch, picture.generation, acks.by_id.len());
+    if open.key == Some(key) {
+        return;
+    }
+    open.key = Some(key);
+    let found: Vec<Alert> =
+        picture.state.alerts_newest_first().filter(|a| a.severity == Severity::Critical && a.status.is_open() && !acks.contains(&a.id)).cloned().collect();
+    if found != open.alerts {
+        open.alerts = found;
+    }
+}
+
+/// The pulse wants a few frames a second, not every frame: it is slow.
+fn ask_while_overdue(overdue: Res<Overdue>, mut redraw: ResMut<Redraw>) {
+    if !overdue.by_unit.is_empty() {
+        redraw.wake_within(OVERDUE_PULSE_S / 16.0);
+    }
+}
+
+/// The badge of each unit with overdue incidents: "超时 N" in a red pill above its prism, and
+/// around the prism's label point a ring that swells and fades once per [`OVERDUE_PULSE_S`].
+#[allow(clippy::too_many_arguments)]
+fn overdue_badges_ui(
+    mut contexts: EguiContexts,
+    overdue: Res<Overdue>,
+    settings: Res<Settings>,
+    lang: Res<UiLang>,
+    time: Res<Time>,
+    cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
+    units: Query<&UnitView>,
+    mut drawn_out: ResMut<BadgesDrawn>,
+) -> Result {
+    drawn_out.0.clear();
+    if overdue.by_unit.is_empty() {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?;
+    let Ok((camera, cam_tf)) = cameras.single() else { return Ok(()) };
+    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Middle, egui::Id::new("overdue-badges")));
+    let zoom = ctx.zoom_factor();
+    let ext = &settings.config.extrusion;
+    let phase = (time.elapsed_secs_f64() / OVERDUE_PULSE_S).fract() as f32;
+    let red = theme::egui(theme::OVERDUE);
+    let drawn: BTreeSet<&str> = overdue.by_unit.keys().map(String::as_str).collect();
+    for unit in units.iter().filter(|u| drawn.contains(u.id.as_str())) {
+        let Ok(p) = camera.world_to_viewport(cam_tf, unit.label_world(ext)) else { continue };
+        let p = egui::pos2(p.x, p.y) / zoom;
+        let count = overdue.by_unit[&unit.id];
+        // The pulse: a ring from 10 to 34 points, fading as it grows.
+        let ring = egui::Color32::from_rgba_unmultiplied(red.r(), red.g(), red.b(), (200.0 * (1.0 - phase)) as u8);
+        painter.circle_stroke(p, 10.0 + 24.0 * phase, egui::Stroke::new(2.5, ring));
+        let text = format!("{} {count}", T::Overdue.get(lang.0));
+        let galley = painter.layout_no_wrap(text, egui::FontId::proportional(13.0), theme::egui(theme::TEXT));
+        let size = galley.size() + egui::vec2(2.0 * BADGE_PAD, 4.0);
+        // Above the unit's own label (which sits just above the point).
+        let rect = egui::Rect::from_center_size(p - egui::vec2(0.0, 46.0), size);
+        painter.rect_filled(rect, 4.0, red);
+        painter.rect_stroke(rect, 4.0, egui::Stroke::new(1.0, theme::egui(theme::TEXT)), egui::StrokeKind::Outside);
+        painter.galley(rect.min + egui::vec2(BADGE_PAD, 2.0), galley, theme::egui(theme::TEXT));
+        drawn_out.0.push((unit.id.clone(), [rect.left(), rect.top(), rect.right(), rect.bottom()]));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::picture::Source;
+    use crate::app::testing::{test_app, test_map};
+    use crate::config::Config;
+    use crate::model::{AlertStatus, RiskState};
+    use chrono::DateTime;
+
+    fn t(s: &str) -> chrono::DateTime<chrono::FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    fn alert(id: &str, unit: &str, severity: Severity) -> Alert {
+        Alert {
+            id: id.into(),
+            unit: unit.into(),
+            time: t("2026-11-29T08:00:00+08:00"),
+            severity,
+            category: "c".into(),
+            title: "t".into(),
+            status: AlertStatus::New,
+        }
+    }
+
+    fn set_clock(app: &mut App, at: &str) {
+        app.world_mut().resource_mut::<Picture>().clock = Some(t(at));
+        app.update();
+    }
+
+    #[test]
+    fn an_overdue_incident_raises_one_badge_that_goes_when_it_closes() {
+        let map = test_map();
+        let (a, b) = (map.data.units[0].id.clone(), map.data.units[1].id.clone());
+        let mut state = RiskState::new();
+        state.apply_alert(alert("c1", &a, Severity::Critical)).unwrap();
+        state.apply_alert(alert("m1", &b, Severity::Medium)).unwrap();
+        let picture = Picture::new(Source::Demo { speed: 1.0 }).with_state(state, Some(t("2026-11-29T08:15:00+08:00")));
+        let mut app = test_app(Config::default(), map, picture);
+        app.update();
+        assert!(app.world().resource::<Overdue>().by_unit.is_empty(), "at its 15 min limit the 严重 incident is on time");
+        set_clock(&mut app, "2026-11-29T08:15:01+08:00");
+        let by_unit = app.world().resource::<Overdue>().by_unit.clone();
+        assert_eq!(by_unit, [(a.clone(), 1)].into_iter().collect(), "exactly one badge, on the 严重 incident's unit");
+        // Closed: the badge goes with the next picture.
+        {
+            let mut picture = app.world_mut().resource_mut::<Picture>();
+            std::sync::Arc::make_mut(&mut picture.state).apply_status("c1", AlertStatus::Closed, t("2026-11-29T08:30:00+08:00")).unwrap();
+            picture.generation += 1;
+        }
+        set_clock(&mut app, "2026-11-29T08:30:00+08:00");
+        assert!(app.world().resource::<Overdue>().by_unit.is_empty());
+        // The medium one passes its 4 h respond limit.
+        set_clock(&mut app, "2026-11-29T12:00:01+08:00");
+        assert_eq!(app.world().resource::<Overdue>().by_unit, [(b, 1)].into_iter().collect());
+    }
+
+    #[test]
+    fn the_unattended_wall_never_acknowledges() {
+        let map = test_map();
+        let a = map.data.units[0].id.clone();
+        let mut state = RiskState::new();
+        state.apply_alert(alert("c1", &a, Severity::Critical)).unwrap();
+        let mut config = Config::load_with_profile(None, "wall").unwrap();
+        assert!(!config.alerts.acknowledge, "the wall profile turns it off");
+        config.window = Config::default().window;
+        let mut app = test_app(config, map, Picture::new(Source::Demo { speed: 1.0 }).with_state(state, Some(t("2026-11-29T08:01:00+08:00"))));
+        app.world_mut().write_message(Acknowledge { id: "c1".into() });
+        app.update();
+        app.update();
+        assert_eq!(app.world().resource::<OpenCritical>().alerts.len(), 1);
+        assert!(app.world().resource::<Acks>().by_id.is_empty());
+    }
+
+    #[test]
+    fn an_open_critical_incident_at_start_stays_until_acknowledged_or_closed() {
+        let map = test_map();
+        let a = map.data.units[0].id.clone();
+        let mut state = RiskState::new();
+        state.apply_alert(alert("c1", &a, Severity::Critical)).unwrap();
+        state.apply_alert(alert("c2", &a, Severity::Critical)).unwrap();
+        state.apply_alert(alert("h1", &a, Severity::High)).unwrap();
+        // Already open when the wall starts: history, but still open, so it is shown.
+        let picture = Picture::new(Source::Demo { speed: 1.0 }).with_state(state, Some(t("2026-11-29T08:01:00+08:00")));
+        let mut app = test_app(Config::default(), map, picture);
+        let ids = |app: &App| app.world().resource::<OpenCritical>().alerts.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+        app.update();
+        assert_eq!(ids(&app), ["c2", "c1"]);
+        // Hours later it is still there: it does not time out.
+        for _ in 0..3 {
+            set_clock(&mut app, "2026-11-29T20:00:00+08:00");
+        }
+        assert_eq!(ids(&app), ["c2", "c1"]);
+        app.world_mut().write_message(Acknowledge { id: "c2".into() });
+        app.update();
+        app.update();
+        assert_eq!(ids(&app), ["c1"], "acknowledged: off the banner");
+        assert_eq!(app.world().resource::<Acks>().by_id["c2"], LOCAL_OPERATOR);
+        {
+            let mut picture = app.world_mut().resource_mut::<Picture>();
+            std::sync::Arc::make_mut(&mut picture.state).apply_status("c1", AlertStatus::Closed, t("2026-11-29T20:00:00+08:00")).unwrap();
+            picture.generation += 1;
+        }
+        app.update();
+        assert!(ids(&app).is_empty(), "closed: off the banner");
+    }
+}
