@@ -142,7 +142,10 @@ enum Command {
         /// An ingest token (may also read): this environment variable's value.
         #[arg(long, value_name = "VAR")]
         ingest_token_env: Option<String>,
-        /// Tokens file: lines `name scope token` (scope read or ingest; # comments).
+        /// An operator token (may acknowledge alerts and read): this environment variable's value.
+        #[arg(long, value_name = "VAR")]
+        operator_token_env: Option<String>,
+        /// Tokens file: lines `name scope token` (scope read, ingest or operator; # comments).
         #[arg(long, value_name = "FILE")]
         tokens: Option<PathBuf>,
         /// Most events kept for Last-Event-ID resumption.
@@ -366,6 +369,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             map,
             token_env,
             ingest_token_env,
+            operator_token_env,
             tokens,
             retain_events,
             retention_days,
@@ -382,6 +386,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 map,
                 token_env,
                 ingest_token_env,
+                operator_token_env,
                 tokens_file: tokens,
                 retain_events,
                 retention_days,

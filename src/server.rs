@@ -50,7 +50,7 @@ use serde_json::{Value, json};
 use crate::api::{AlertsPage, PREFIX, ScoresSnapshot, UnitInfo, no_data_item};
 use crate::feed::replay::LOOP_HOLD_S;
 use crate::feed::{RecordBody, Recording, RecordingHeader, Replay};
-use crate::gateway::store::{CurrentScore, IngestReport, Period, Rejection, Store, StoreError, StoredEvent};
+use crate::gateway::store::{AckOutcome, CurrentScore, IngestReport, Period, Rejection, Store, StoreError, StoredEvent};
 use crate::model::{BEIJING, LevelThresholds};
 
 /// Default body cap of `POST /ingest`, MiB (`--max-body-mib`).
@@ -118,6 +118,9 @@ pub enum Scope {
     Read,
     /// `POST /ingest`, and every `GET` endpoint too.
     Ingest,
+    /// `POST /alerts/{id}/ack` (an operator acknowledging from a kiosk or desktop), and every
+    /// `GET` endpoint too; not ingest.
+    Operate,
 }
 
 impl Scope {
@@ -125,6 +128,7 @@ impl Scope {
         match self {
             Scope::Read => "read",
             Scope::Ingest => "ingest",
+            Scope::Operate => "operator",
         }
     }
 }
@@ -213,7 +217,8 @@ impl Tokens {
             let scope = match scope {
                 "read" => Scope::Read,
                 "ingest" => Scope::Ingest,
-                other => return Err(format!("{source} line {n}: scope must be `read` or `ingest`, not {other:?}")),
+                "operator" => Scope::Operate,
+                other => return Err(format!("{source} line {n}: scope must be `read`, `ingest` or `operator`, not {other:?}")),
             };
             self.add(name, scope, token).map_err(|e| format!("{source} line {n}: {e}"))?;
         }
@@ -668,7 +673,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/events", get(events))
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), auth_read));
     let ingest = Router::new().route("/ingest", post(ingest)).layer(middleware::from_fn_with_state(Arc::clone(&shared), auth_ingest));
-    Router::new().nest(PREFIX, read.merge(ingest)).with_state(shared)
+    let operate = Router::new().route("/alerts/{id}/ack", post(acknowledge)).layer(middleware::from_fn_with_state(Arc::clone(&shared), auth_operate));
+    Router::new().nest(PREFIX, read.merge(ingest).merge(operate)).with_state(shared)
 }
 
 /// The client a request was authorised as: its token's name, or `anonymous` when no token is
@@ -682,6 +688,10 @@ async fn auth_read(State(shared): State<Arc<Shared>>, request: Request, next: Ne
 
 async fn auth_ingest(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     authorize(&shared, Scope::Ingest, request, next).await
+}
+
+async fn auth_operate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    authorize(&shared, Scope::Operate, request, next).await
 }
 
 /// The bearer token of a request: `Authorization: Bearer <token>`, the scheme in any case
@@ -702,8 +712,12 @@ async fn authorize(shared: &Shared, needed: Scope, mut request: Request, next: N
         };
         match shared.options.tokens.identify(presented) {
             None => return ApiError::new(StatusCode::UNAUTHORIZED, "wrong bearer token").into_response(),
-            Some((_, Scope::Read)) if needed == Scope::Ingest => {
-                return ApiError::new(StatusCode::FORBIDDEN, "this token may only read; ingesting needs an ingest token").into_response();
+            Some((_, scope)) if needed != Scope::Read && scope != needed => {
+                let message = match needed {
+                    Scope::Ingest => "this token may not ingest; ingesting needs an ingest token",
+                    _ => "this token may not acknowledge; acknowledging needs an operator token",
+                };
+                return ApiError::new(StatusCode::FORBIDDEN, message).into_response();
             }
             Some((name, _)) => name.to_owned(),
         }
@@ -1299,6 +1313,45 @@ async fn ingest(State(shared): State<Arc<Shared>>, Extension(caller): Extension<
     Ok(Json(report))
 }
 
+/// `POST /api/v1/alerts/{id}/ack` (operator scope): records that the caller (its token's
+/// name; `anonymous` with no tokens configured) acknowledged alert `id` now, and broadcasts an
+/// `ack` event. 200 with `{"id", "by", "at", "event_id"}` when recorded; 200 with the first
+/// acknowledgement's `by` and `at` and `"already": true` when it was acknowledged before; 404
+/// for an unknown alert. An audit line either way.
+async fn acknowledge(State(shared): State<Arc<Shared>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    if id.chars().count() > crate::gateway::store::MAX_ID_CHARS {
+        return Err(ApiError::bad_request("alert id too long"));
+    }
+    let by = caller.0.clone();
+    // Whole microseconds: what the store keeps, so the answer and a later read agree.
+    let at = chrono::SubsecRound::trunc_subsecs(now(), 6);
+    let (id2, by2) = (id.clone(), by.clone());
+    let outcome = blocking(&shared, move |shared| {
+        let mut store = shared.store()?;
+        let outcome = store.acknowledge(&id2, &by2, at)?;
+        if let AckOutcome::Recorded(event) = outcome {
+            let fresh = store.events_after(event.saturating_sub(1), usize::MAX)?;
+            shared.publish(&store, fresh)?;
+        }
+        Ok(outcome)
+    })
+    .await?;
+    let answer = match outcome {
+        AckOutcome::Recorded(event) => json!({"id": id, "by": by, "at": at, "event_id": event}),
+        AckOutcome::Already(first) => json!({"id": id, "by": first.by, "at": first.at, "already": true}),
+        AckOutcome::UnknownAlert => {
+            if shared.options.audit {
+                eprintln!("ack: client {by} refused (404): no alert {id:?}");
+            }
+            return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert with id {id:?}")));
+        }
+    };
+    if shared.options.audit {
+        eprintln!("ack: client {by} acknowledged alert {id}{}", if answer.get("already").is_some() { " (already acknowledged)" } else { "" });
+    }
+    Ok(Json(answer))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1316,7 +1369,7 @@ mod tests {
         assert!(!shown.contains("s3cret") && shown.contains("wall-1 (read)"), "{shown}");
         let bad = [
             ("a read\n", "tokens.txt line 1: expected `name scope token` (3 fields), found 2"),
-            ("a write s3cret-x\n", "tokens.txt line 1: scope must be `read` or `ingest`, not \"write\""),
+            ("a write s3cret-x\n", "tokens.txt line 1: scope must be `read`, `ingest` or `operator`, not \"write\""),
             ("# x\nb read s3cret-y\nc ingest s3cret-y\n", "tokens.txt line 3: the token of \"c\" is the same as that of \"b\"; give each client its own"),
             ("b read s3cret-y\nb read s3cret-z\n", "tokens.txt line 2: client name \"b\" is used twice"),
         ];

@@ -979,3 +979,78 @@ fn tls_serves_https_with_the_given_certificate() {
     assert!(err.contains("cert.pem"), "{err}");
     assert!(server::tls_config(&dir.join("missing.pem"), &key).unwrap_err().to_string().contains("missing.pem"));
 }
+
+const OPERATOR_TOKEN: &str = "kiosk-operator-b3BlcmF0b3I";
+
+/// `POST /api/v1/alerts/{id}/ack`: only an operator token may (read and ingest tokens get
+/// 403); the gateway records who and when once, broadcasts an `ack` event that a wall's client
+/// applies, serves the acknowledgement in the alerts snapshot, and writes an audit line
+/// without the token.
+#[test]
+fn an_operator_acknowledges_an_alert_and_every_wall_hears_it() {
+    let dir = scratch("ack");
+    let tokens = dir.join("tokens");
+    std::fs::write(&tokens, format!("wall-1 read {READ_TOKEN}\nplatform ingest {INGEST_TOKEN}\nkiosk-1 operator {OPERATOR_TOKEN}\n")).unwrap();
+    let log = dir.join("serve.log");
+    let data = dir.join("data");
+    let serve = Serve::start(&["--data", data.to_str().unwrap(), "--tokens", tokens.to_str().unwrap()], &[], free_port(), &log).wait_up();
+    let addr = serve.addr;
+    let base = recent_base();
+    let alert =
+        json!([{"type": "alert", "id": "A-9", "unit": "110105001", "time": at(base, 0), "severity": "critical", "category": "勒索软件", "title": "加密行为"}]);
+    assert_eq!(post_json(addr, &alert, Some(INGEST_TOKEN)).status, 200);
+
+    // A wall follows the gateway with its read token.
+    let mut o = LiveOptions::new(&format!("http://{addr}"));
+    o.token = Some(READ_TOKEN.into());
+    o.request_timeout = Duration::from_secs(3);
+    o.idle_timeout = Duration::from_secs(30);
+    let rx = live::spawn(o, None);
+    let mut state = RiskState::new();
+    let until = Instant::now() + Duration::from_secs(10);
+    while state.alert("A-9").is_none() && Instant::now() < until {
+        if let Ok(m) = rx.recv_timeout(Duration::from_millis(100)) {
+            live::apply(&mut state, &m);
+        }
+    }
+    assert!(state.alert("A-9").is_some_and(|a| a.acknowledged.is_none()), "the wall has the alert, unacknowledged");
+
+    let ack = |token: Option<&str>, id: &str| {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        request(addr, "POST", &format!("/api/v1/alerts/{id}/ack"), &headers, b"").unwrap()
+    };
+    assert_eq!(ack(None, "A-9").status, 401);
+    let read = ack(Some(READ_TOKEN), "A-9");
+    assert_eq!(read.status, 403);
+    assert!(read.json()["error"].as_str().unwrap().contains("operator token"), "{:?}", read.json());
+    assert_eq!(ack(Some(INGEST_TOKEN), "A-9").status, 403, "the platform's ingest token does not acknowledge");
+    assert_eq!(post_json(addr, &alert, Some(OPERATOR_TOKEN)).status, 403, "an operator token does not ingest");
+    assert_eq!(get(addr, "/api/v1/health", Some(OPERATOR_TOKEN)).status, 200, "an operator token reads");
+    let ok = ack(Some(OPERATOR_TOKEN), "A-9");
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.json()["by"], "kiosk-1");
+    assert!(ok.json()["event_id"].as_u64().is_some());
+    let again = ack(Some(OPERATOR_TOKEN), "A-9");
+    assert_eq!((again.status, again.json()["already"].as_bool(), again.json()["at"].clone()), (200, Some(true), ok.json()["at"].clone()), "the first stands");
+    assert_eq!(ack(Some(OPERATOR_TOKEN), "A-404").status, 404);
+
+    // The wall hears the `ack` event; a new snapshot carries it too.
+    let until = Instant::now() + Duration::from_secs(10);
+    while state.alert("A-9").is_some_and(|a| a.acknowledged.is_none()) && Instant::now() < until {
+        if let Ok(m) = rx.recv_timeout(Duration::from_millis(100)) {
+            live::apply(&mut state, &m);
+        }
+    }
+    assert_eq!(state.alert("A-9").and_then(|a| a.acknowledged.as_ref()).map(|a| a.by.as_str()), Some("kiosk-1"), "the wall applied the ack event");
+    let page = get(addr, "/api/v1/alerts", Some(READ_TOKEN)).json();
+    assert_eq!(page["alerts"][0]["acknowledged"]["by"], "kiosk-1");
+
+    drop(serve);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("ack: client kiosk-1 acknowledged alert A-9\n"), "{log}");
+    assert!(log.contains("ack: client kiosk-1 acknowledged alert A-9 (already acknowledged)"), "{log}");
+    for secret in [READ_TOKEN, INGEST_TOKEN, OPERATOR_TOKEN] {
+        assert!(!log.contains(secret), "a token in the log: {log}");
+    }
+}

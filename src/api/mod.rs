@@ -200,6 +200,17 @@ pub struct AlertStatusEvent {
     pub at: DateTime<FixedOffset>,
 }
 
+/// An `ack` event: an operator acknowledged alert `id` (`POST /api/v1/alerts/{id}/ack`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AckEvent {
+    /// Alert id.
+    pub id: String,
+    /// The operator (the name of the token that acknowledged).
+    pub by: String,
+    /// When.
+    pub at: DateTime<FixedOffset>,
+}
+
 /// Why one record in a payload was rejected; counted per kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RejectKind {

@@ -343,6 +343,7 @@ mod tests {
             category: "x".into(),
             title: "t".into(),
             status: AlertStatus::New,
+            acknowledged: None,
         }
     }
 

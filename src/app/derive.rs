@@ -114,10 +114,17 @@ fn derive_panels(
 /// Derives the rows of the board's period and efficiency tabs, when the tab, the picture or
 /// the data minute changed. Demo mode ranks a period from the recording's scores up to the
 /// data clock; live mode's period rows come from the backend (`remote_rankings`).
-fn derive_board(picture: Res<Picture>, map: Res<MapResource>, settings: Res<Settings>, demo: Option<Res<DemoFeed>>, mut board: ResMut<Board>) {
+fn derive_board(
+    picture: Res<Picture>,
+    map: Res<MapResource>,
+    settings: Res<Settings>,
+    demo: Option<Res<DemoFeed>>,
+    remote: Option<Res<super::remote_detail::RemoteRankings>>,
+    mut board: ResMut<Board>,
+) {
     let now = picture.now();
     let key = (board.tab, picture.generation, now.map(|t| t.timestamp().div_euclid(60)));
-    if board.key == Some(key) {
+    if board.key == Some(key) && !remote.as_ref().is_some_and(|r| r.is_changed()) {
         return;
     }
     board.key = Some(key);
@@ -131,6 +138,23 @@ fn derive_board(picture: Res<Picture>, map: Res<MapResource>, settings: Res<Sett
                 let samples = || recording_scores(demo.replay.recording());
                 board.period = period_ranking(samples, &areas, period, now).unwrap_or_default();
                 board.period_bureaus = period_ranking(samples, &bureaus, period, now).unwrap_or_default();
+            } else if let Some(remote) = remote {
+                // The gateway's figures for this board's units, riskiest first; its ranks are
+                // within each kind (街道, 地区, 委办局), the board's position is the rank here.
+                let rows: &[PeriodRow] = match &remote.rows {
+                    Some((p, rows)) if *p == period => rows,
+                    _ => &[],
+                };
+                let pick = |units: &[&str]| {
+                    let mut out: Vec<PeriodRow> = rows.iter().filter(|r| units.contains(&r.unit.as_str())).cloned().collect();
+                    out.sort_by(|a, b| b.mean.total.total_cmp(&a.mean.total).then_with(|| a.unit.cmp(&b.unit)));
+                    for (i, r) in out.iter_mut().enumerate() {
+                        r.rank = i as u32 + 1;
+                    }
+                    out
+                };
+                board.period = pick(&areas);
+                board.period_bureaus = pick(&bureaus);
             }
         }
         BoardTab::Efficiency => {
@@ -227,6 +251,7 @@ mod tests {
                 category: "c".into(),
                 title: "t".into(),
                 status: AlertStatus::New,
+                acknowledged: None,
             };
             state.apply_alert(alert).unwrap();
         }

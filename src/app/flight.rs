@@ -60,7 +60,10 @@ pub(super) fn end_attention(
     selection: Res<Selection>,
     mut select: MessageWriter<Select>,
 ) {
-    let settled = attention.alert.as_deref().is_some_and(|id| acks.contains(id) || picture.state.alert(id).is_none_or(|a| !a.status.is_open()));
+    let settled = attention
+        .alert
+        .as_deref()
+        .is_some_and(|id| acks.contains(id) || picture.state.alert(id).is_none_or(|a| !a.status.is_open() || a.acknowledged.is_some()));
     if let Some((unit, until)) = &attention.active
         && (time.elapsed_secs_f64() >= *until || settled)
     {

@@ -33,13 +33,40 @@ pub struct Acknowledge {
 /// Who acknowledges from this screen, as the demo records it.
 pub const LOCAL_OPERATOR: &str = "本机";
 
-/// Applies this screen's acknowledgements. Ignored where `[alerts] acknowledge` is off (the
-/// unattended wall never acknowledges, whatever reaches it).
-fn acknowledge(mut acks_in: MessageReader<Acknowledge>, settings: Res<Settings>, mut acks: ResMut<Acks>) {
+/// Live mode's line to the gateway for acknowledgements (see `feed::detail::spawn_acks`).
+#[derive(Resource)]
+pub struct AckLine {
+    /// Alert ids to acknowledge.
+    pub send: crossbeam_channel::Sender<String>,
+    /// The gateway's answers.
+    pub replies: crossbeam_channel::Receiver<crate::feed::detail::AckReply>,
+}
+
+/// Applies this screen's acknowledgements: in demo mode here and now; in live mode by asking
+/// the gateway, whose `ack` event then reaches every wall (this one too). Ignored where
+/// `[alerts] acknowledge` is off (the unattended wall never acknowledges, whatever reaches it).
+fn acknowledge(mut acks_in: MessageReader<Acknowledge>, settings: Res<Settings>, line: Option<Res<AckLine>>, mut acks: ResMut<Acks>) {
     for a in acks_in.read() {
-        if settings.config.alerts.acknowledge && !acks.contains(&a.id) {
-            info!("alert {} acknowledged on this screen", a.id);
-            acks.by_id.insert(a.id.clone(), LOCAL_OPERATOR.to_owned());
+        if !settings.config.alerts.acknowledge || acks.contains(&a.id) {
+            continue;
+        }
+        match &line {
+            Some(line) => {
+                info!("acknowledging alert {} at the gateway", a.id);
+                let _ = line.send.send(a.id.clone());
+            }
+            None => {
+                info!("alert {} acknowledged on this screen", a.id);
+                acks.by_id.insert(a.id.clone(), LOCAL_OPERATOR.to_owned());
+            }
+        }
+    }
+    if let Some(line) = &line {
+        while let Ok(reply) = line.replies.try_recv() {
+            match reply.result {
+                Ok(by) => info!("alert {} acknowledged at the gateway by {by}", reply.id),
+                Err(e) => warn!("alert {} could not be acknowledged at the gateway: {e} (acknowledging needs a token with the operator scope)", reply.id),
+            }
         }
     }
 }
@@ -120,8 +147,12 @@ fn find_open_critical(picture: Res<Picture>, acks: Res<Acks>, mut open: ResMut<O
         return;
     }
     open.key = Some(key);
-    let found: Vec<Alert> =
-        picture.state.alerts_newest_first().filter(|a| a.severity == Severity::Critical && a.status.is_open() && !acks.contains(&a.id)).cloned().collect();
+    let found: Vec<Alert> = picture
+        .state
+        .alerts_newest_first()
+        .filter(|a| a.severity == Severity::Critical && a.status.is_open() && a.acknowledged.is_none() && !acks.contains(&a.id))
+        .cloned()
+        .collect();
     if found != open.alerts {
         open.alerts = found;
     }
@@ -201,6 +232,7 @@ mod tests {
             category: "c".into(),
             title: "t".into(),
             status: AlertStatus::New,
+            acknowledged: None,
         }
     }
 
@@ -234,6 +266,27 @@ mod tests {
         // The medium one passes its 4 h respond limit.
         set_clock(&mut app, "2026-11-29T12:00:01+08:00");
         assert_eq!(app.world().resource::<Overdue>().by_unit, [(b, 1)].into_iter().collect());
+    }
+
+    #[test]
+    fn an_acknowledgement_from_the_gateway_takes_it_off_the_banner() {
+        let map = test_map();
+        let a = map.data.units[0].id.clone();
+        let mut state = RiskState::new();
+        state.apply_alert(alert("c1", &a, Severity::Critical)).unwrap();
+        let mut app = test_app(Config::default(), map, Picture::new(Source::Demo { speed: 1.0 }).with_state(state, Some(t("2026-11-29T08:01:00+08:00"))));
+        app.update();
+        assert_eq!(app.world().resource::<OpenCritical>().alerts.len(), 1);
+        {
+            // What `live::apply` does with the gateway's `ack` event.
+            let mut picture = app.world_mut().resource_mut::<Picture>();
+            let ack = crate::model::Ack { by: "kiosk-1".into(), at: t("2026-11-29T08:02:00+08:00") };
+            assert_eq!(std::sync::Arc::make_mut(&mut picture.state).apply_ack("c1", &ack), Ok(true));
+            picture.generation += 1;
+        }
+        app.update();
+        assert!(app.world().resource::<OpenCritical>().alerts.is_empty());
+        assert!(app.world().resource::<Acks>().by_id.is_empty(), "nothing local: the gateway's word");
     }
 
     #[test]

@@ -129,6 +129,7 @@ fn churn(time: Res<Time>, map: Res<MapResource>, mut churn: ResMut<Churn>, mut p
             category: "churn".into(),
             title: "synthetic".into(),
             status: AlertStatus::New,
+            acknowledged: None,
         });
     }
     picture.clock = Some(now);

@@ -114,7 +114,7 @@ pub struct RunOptions {
 #[allow(clippy::large_enum_variant)]
 enum Feed {
     Demo(demo::DemoFeed),
-    Live(live::LiveFeed, redraw::Waker, Option<live::LiveRecorder>, remote_detail::RemoteDetail),
+    Live(live::LiveFeed, redraw::Waker, Option<live::LiveRecorder>, remote_detail::RemoteDetail, incidents::AckLine, remote_detail::RemoteRankings),
     /// Synthetic scores every frame (`--churn`), from [`measure`].
     Churn,
 }
@@ -163,7 +163,13 @@ impl WallPlugin {
                 let feed = live::LiveFeed::open(live_options, &options.config.live, &map, &waker)?;
                 let (ask, replies) = crate::feed::detail::spawn(live_options.clone()).map_err(|e| anyhow::anyhow!("starting the unit-detail thread: {e}"))?;
                 let remote = remote_detail::RemoteDetail::new(ask, replies);
-                (picture::Source::Live { url: live_options.base_url.clone() }, Feed::Live(feed, waker, recorder, remote))
+                let (send, replies) =
+                    crate::feed::detail::spawn_acks(live_options.clone()).map_err(|e| anyhow::anyhow!("starting the acknowledgement thread: {e}"))?;
+                let ack_line = incidents::AckLine { send, replies };
+                let (ask, replies) =
+                    crate::feed::detail::spawn_rankings(live_options.clone()).map_err(|e| anyhow::anyhow!("starting the rankings thread: {e}"))?;
+                let rankings = remote_detail::RemoteRankings::new(ask, replies);
+                (picture::Source::Live { url: live_options.base_url.clone() }, Feed::Live(feed, waker, recorder, remote, ack_line, rankings))
             }
             None if options.perf.churn => (picture::Source::Demo { speed: 1.0 }, Feed::Churn),
             None => {
@@ -205,8 +211,9 @@ impl Plugin for WallPlugin {
             Feed::Demo(d) => {
                 app.add_plugins(demo::plugin(d));
             }
-            Feed::Live(feed, waker, recorder, remote) => {
-                app.add_plugins((live::plugin(feed, waker, recorder), remote_detail::plugin(remote)));
+            Feed::Live(feed, waker, recorder, remote, ack_line, rankings) => {
+                app.add_plugins((live::plugin(feed, waker, recorder), remote_detail::plugin(remote), remote_detail::rankings_plugin(rankings)))
+                    .insert_resource(ack_line);
             }
             Feed::Churn => {}
         }

@@ -16,6 +16,61 @@ use crate::feed::detail::{DetailReply, HistoryPoint, UnitDetailDoc};
 /// Seconds between refreshes of the selected unit's detail.
 pub const REFRESH_S: f64 = 30.0;
 
+/// Seconds between refreshes of the board's period ranking from the gateway.
+pub const RANKINGS_REFRESH_S: f64 = 60.0;
+
+/// Live mode's period rankings (今日 / 本周 / 本月) from the gateway: asked when a period tab
+/// is shown, and every [`RANKINGS_REFRESH_S`] while it stays; the board shows the gateway's
+/// figures, never its own.
+#[derive(Resource)]
+pub struct RemoteRankings {
+    ask: Sender<crate::model::Period>,
+    replies: Receiver<crate::feed::detail::RankingsReply>,
+    /// The period the rows are for, and the rows (riskiest first, as the gateway sent them).
+    pub rows: Option<(crate::model::Period, Vec<crate::model::PeriodRow>)>,
+    asked: Option<(crate::model::Period, f64)>,
+}
+
+impl RemoteRankings {
+    /// Rankings asked through `ask` and answered on `replies` (see
+    /// `feed::detail::spawn_rankings`).
+    pub fn new(ask: Sender<crate::model::Period>, replies: Receiver<crate::feed::detail::RankingsReply>) -> Self {
+        Self { ask, replies, rows: None, asked: None }
+    }
+}
+
+/// Takes the gateway's rankings and asks for the shown period's when due.
+fn follow_rankings(time: Res<Time>, board: Res<super::derive::Board>, mut remote: ResMut<RemoteRankings>, mut redraw: ResMut<Redraw>) {
+    while let Ok(reply) = remote.replies.try_recv() {
+        match reply.rows {
+            Ok(rows) => remote.rows = Some((reply.period, rows)),
+            Err(e) => warn!("rankings for {:?} from the gateway: {e}", reply.period),
+        }
+    }
+    let super::derive::BoardTab::Period(period) = board.tab else { return };
+    let now = time.elapsed_secs_f64();
+    let due = remote.asked.is_none_or(|(p, at)| p != period || now - at >= RANKINGS_REFRESH_S);
+    if due {
+        let _ = remote.ask.send(period);
+        remote.asked = Some((period, now));
+    }
+    // Look for the answer a few times a second until it comes; then wake for the refresh.
+    if remote.rows.as_ref().is_none_or(|(p, _)| *p != period) {
+        redraw.wake_within(0.25);
+    } else if let Some((_, at)) = remote.asked {
+        redraw.wake_within(at + RANKINGS_REFRESH_S - now);
+    }
+}
+
+/// Fetches the board's period rankings through `remote`.
+pub(super) fn rankings_plugin(remote: RemoteRankings) -> impl Fn(&mut App) {
+    let handoff = Handoff::new(remote);
+    move |app: &mut App| {
+        let Some(remote) = handoff.take() else { return };
+        app.insert_resource(remote).add_systems(Update, follow_rankings.in_set(AppSystems::Feed));
+    }
+}
+
 /// The selected unit's figures from the backend.
 #[derive(Resource)]
 pub struct RemoteDetail {
@@ -148,6 +203,21 @@ mod tests {
         format!("http://{addr}")
     }
 
+    /// `GET url` over a plain TCP connection, the body as JSON.
+    mod http {
+        pub fn get_json(url: &str) -> serde_json::Value {
+            use std::io::{Read, Write};
+            let rest = url.strip_prefix("http://").unwrap();
+            let (host, path) = rest.split_once('/').unwrap();
+            let mut s = std::net::TcpStream::connect(host).unwrap();
+            write!(s, "GET /{path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n").unwrap();
+            let mut raw = String::new();
+            s.read_to_string(&mut raw).unwrap();
+            let body = raw.split_once("\r\n\r\n").unwrap().1;
+            serde_json::from_str(body).unwrap()
+        }
+    }
+
     fn wait_for(app: &mut App, unit: &str) -> UnitDetailDoc {
         let start = Instant::now();
         loop {
@@ -158,6 +228,55 @@ mod tests {
             assert!(start.elapsed() < Duration::from_secs(10), "no detail of {unit} within 10 s");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Live mode's week tab shows the gateway's own figures: a real gateway on loopback with
+    /// an in-memory store, scores ingested, the board's rows compared with `GET /rankings`.
+    #[test]
+    fn the_live_week_board_shows_the_gateways_rankings() {
+        use crate::api::UnitInfo;
+        use crate::app::derive::{Board, BoardTab};
+        use crate::model::Period;
+        let map = test_map();
+        let ids: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
+        let units: Vec<UnitInfo> = ids.iter().map(|id| UnitInfo { id: id.clone(), name: id.clone(), kind: "街道".into(), location: None }).collect();
+        let mut store = crate::gateway::store::Store::open(None).unwrap();
+        let now = chrono::Utc::now().with_timezone(&crate::model::BEIJING);
+        let records: Vec<serde_json::Value> = [(0, 30.0), (0, 50.0), (1, 70.0), (1, 80.0)]
+            .iter()
+            .enumerate()
+            .map(|(k, &(u, total))| {
+                let t = (now - chrono::TimeDelta::seconds(60 * (k as i64 + 1))).to_rfc3339();
+                serde_json::json!({"type": "score", "unit": ids[u], "time": t, "total": total, "threat": total, "asset": 10.0, "compliance": 20.0})
+            })
+            .collect();
+        assert!(store.ingest(&records, None).unwrap().rejected.is_empty());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut options = crate::server::GatewayOptions::new(units);
+        options.audit = false;
+        let handle = rt.block_on(crate::server::start_gateway(store, options, "127.0.0.1:0".parse().unwrap())).unwrap();
+        let url = format!("http://{}", handle.addr);
+        let (ask, replies) = crate::feed::detail::spawn_rankings(crate::feed::live::LiveOptions::new(&url)).unwrap();
+        let mut app = test_app(Config::default(), map, Picture::new(Source::Live { url: url.clone() }).with_state(crate::model::RiskState::new(), Some(now)));
+        app.add_plugins(rankings_plugin(RemoteRankings::new(ask, replies)));
+        app.world_mut().resource_mut::<Board>().tab = BoardTab::Period(Period::Week);
+        let start = Instant::now();
+        while app.world().resource::<Board>().period.is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(10), "no rankings within 10 s");
+            app.update();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The gateway's own answer, read separately.
+        let client = http::get_json(&format!("{url}/api/v1/rankings?period=week"));
+        let theirs: Vec<(String, f64)> =
+            client["rows"].as_array().unwrap().iter().map(|r| (r["unit"].as_str().unwrap().to_owned(), r["total"].as_f64().unwrap())).collect();
+        let ours: Vec<(String, f64)> = app.world().resource::<Board>().period.iter().map(|r| (r.unit.clone(), f64::from(r.mean.total))).collect();
+        assert_eq!(ours, vec![(ids[1].clone(), 75.0), (ids[0].clone(), 40.0)]);
+        assert_eq!(
+            ours.iter().map(|(u, v)| (u.clone(), (v * 10.0).round())).collect::<Vec<_>>(),
+            theirs.iter().map(|(u, v)| (u.clone(), (v * 10.0).round())).collect::<Vec<_>>()
+        );
+        handle.abort();
     }
 
     #[test]

@@ -221,6 +221,7 @@ mod tests {
                 category: "c".into(),
                 title: "t".into(),
                 status: AlertStatus::New,
+                acknowledged: None,
             };
             std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert).unwrap();
             picture.generation += 1;

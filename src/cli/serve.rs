@@ -34,6 +34,8 @@ pub struct ServeArgs {
     pub token_env: Option<String>,
     /// Environment variable holding an ingest token.
     pub ingest_token_env: Option<String>,
+    /// Environment variable holding an operator token (acknowledges alerts).
+    pub operator_token_env: Option<String>,
     /// File of `name scope token` lines.
     pub tokens_file: Option<PathBuf>,
     /// Most events kept for Last-Event-ID resumption (≥ 1).
@@ -74,6 +76,9 @@ pub fn tokens(args: &ServeArgs) -> anyhow::Result<Tokens> {
     }
     if let Some(var) = &args.ingest_token_env {
         tokens.add(var, Scope::Ingest, &token_from_env(var, "--ingest-token-env")?).map_err(|e| anyhow::anyhow!("--ingest-token-env {var}: {e}"))?;
+    }
+    if let Some(var) = &args.operator_token_env {
+        tokens.add(var, Scope::Operate, &token_from_env(var, "--operator-token-env")?).map_err(|e| anyhow::anyhow!("--operator-token-env {var}: {e}"))?;
     }
     if let Some(path) = &args.tokens_file {
         let text = std::fs::read_to_string(path).with_context(|| format!("--tokens {}", path.display()))?;

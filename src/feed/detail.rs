@@ -137,6 +137,125 @@ pub fn spawn(options: LiveOptions) -> std::io::Result<(Sender<String>, Receiver<
     Ok((ask_tx, reply_rx))
 }
 
+/// The gateway's ranking over one period (`GET /api/v1/rankings?period=`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankingsReply {
+    /// The period asked for.
+    pub period: crate::model::Period,
+    /// Its rows (rank and rank change within the unit's kind, as the gateway ranks), or why
+    /// they could not be had.
+    pub rows: Result<Vec<crate::model::PeriodRow>, String>,
+}
+
+/// One row of `GET /api/v1/rankings` as the gateway sends it.
+#[derive(Deserialize)]
+struct RankingWire {
+    unit: String,
+    samples: u64,
+    total: f32,
+    threat: f32,
+    asset: f32,
+    compliance: f32,
+    rank: u32,
+    rank_change: Option<i64>,
+}
+
+/// Reads a rankings body: `{"rows": [...]}`; rows that do not read are skipped.
+pub fn parse_rankings(v: &serde_json::Value) -> Vec<crate::model::PeriodRow> {
+    let rows = v.get("rows").and_then(|r| r.as_array()).map(Vec::as_slice).unwrap_or(&[]);
+    rows.iter()
+        .filter_map(|r| RankingWire::deserialize(r).ok())
+        .filter(|r| [r.total, r.threat, r.asset, r.compliance].iter().all(|v| v.is_finite()))
+        .map(|r| crate::model::PeriodRow {
+            unit: r.unit,
+            samples: r.samples,
+            mean: crate::model::RiskScore { total: r.total, threat: r.threat, asset: r.asset, compliance: r.compliance },
+            rank: r.rank,
+            rank_change: r.rank_change,
+        })
+        .collect()
+}
+
+/// Starts the thread that asks the gateway for period rankings: send it a period, read one
+/// reply per ask (only the newest waiting ask is answered). It ends when the sender is dropped.
+///
+/// # Errors
+/// When the thread cannot be started.
+pub fn spawn_rankings(options: LiveOptions) -> std::io::Result<(Sender<crate::model::Period>, Receiver<RankingsReply>)> {
+    let (ask_tx, ask_rx) = crossbeam_channel::unbounded::<crate::model::Period>();
+    let (reply_tx, reply_rx) = crossbeam_channel::unbounded();
+    std::thread::Builder::new().name("rankings".into()).spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        let client = super::live::build_client(&options).ok();
+        while let Ok(period) = ask_rx.recv() {
+            let period = ask_rx.try_iter().last().unwrap_or(period);
+            let rows = match &client {
+                Some(c) => runtime.block_on(get(c, &options, &format!("/rankings?period={}", period.name()))).map(|v| parse_rankings(&v)),
+                None => Err("no HTTP client".into()),
+            };
+            if reply_tx.send(RankingsReply { period, rows }).is_err() {
+                break;
+            }
+        }
+    })?;
+    Ok((ask_tx, reply_rx))
+}
+
+/// What the gateway answered to one acknowledgement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AckReply {
+    /// The alert.
+    pub id: String,
+    /// Who the gateway recorded (the token's name; the first one, when it was acknowledged
+    /// before), or why it refused (`HTTP 403` for a token without the operator scope).
+    pub result: Result<String, String>,
+}
+
+/// Starts the thread that sends this screen's acknowledgements: `POST
+/// /api/v1/alerts/{id}/ack` with the wall's token (which must have the operator scope) for
+/// every id sent; one reply per id. The gateway broadcasts each as an `ack` event, which is
+/// what takes the alert off every wall's banner, this one's too. It ends when the sender is
+/// dropped.
+///
+/// # Errors
+/// When the thread cannot be started.
+pub fn spawn_acks(options: LiveOptions) -> std::io::Result<(Sender<String>, Receiver<AckReply>)> {
+    let (ask_tx, ask_rx) = crossbeam_channel::unbounded::<String>();
+    let (reply_tx, reply_rx) = crossbeam_channel::unbounded();
+    std::thread::Builder::new().name("acknowledge".into()).spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        let client = super::live::build_client(&options).ok();
+        while let Ok(id) = ask_rx.recv() {
+            let result = match &client {
+                Some(c) => runtime.block_on(post_ack(c, &options, &id)),
+                None => Err("no HTTP client".into()),
+            };
+            if reply_tx.send(AckReply { id, result }).is_err() {
+                break;
+            }
+        }
+    })?;
+    Ok((ask_tx, reply_rx))
+}
+
+async fn post_ack(client: &reqwest::Client, options: &LiveOptions, id: &str) -> Result<String, String> {
+    let mut request = client.post(format!("{}{PREFIX}/alerts/{}/ack", options.base_url, urlencode(id)));
+    if let Some(t) = &options.token {
+        request = request.bearer_auth(t);
+    }
+    let work = async {
+        let resp = request.send().await.map_err(|e| format!("request: {e}"))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!("HTTP {status}"));
+        }
+        let bytes = resp.bytes().await.map_err(|e| format!("answer: {e}"))?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| format!("answer is not JSON: {e}"))?;
+        Ok(body.get("by").and_then(|b| b.as_str()).unwrap_or("?").to_owned())
+    };
+    tokio::time::timeout(options.request_timeout.max(Duration::from_secs(1)), work).await.map_err(|_| "timed out".to_owned())?
+}
+
 async fn get(client: &reqwest::Client, options: &LiveOptions, path: &str) -> Result<serde_json::Value, String> {
     let mut request = client.get(format!("{}{PREFIX}{path}", options.base_url));
     if let Some(t) = &options.token {

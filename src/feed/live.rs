@@ -166,6 +166,8 @@ pub enum FeedMsg {
     Alert(Alert),
     /// An alert's status changed.
     AlertStatus(AlertStatusEvent),
+    /// An operator acknowledged an alert (the gateway's `ack` event).
+    Ack(crate::api::AckEvent),
     /// The server proved alive with usable data: a valid event, a keep-alive comment, or a
     /// parsed snapshot. Raw bytes alone do not count, so a stream of garbage goes stale.
     Contact,
@@ -290,6 +292,7 @@ pub fn apply(state: &mut crate::model::RiskState, msg: &FeedMsg) -> bool {
         }
         FeedMsg::Alert(a) => changed |= state.apply_alert(a.clone()).is_ok(),
         FeedMsg::AlertStatus(e) => changed |= state.apply_status(&e.id, e.status, e.at).is_ok(),
+        FeedMsg::Ack(e) => changed |= state.apply_ack(&e.id, &crate::model::Ack { by: e.by.clone(), at: e.at }).unwrap_or(false),
         _ => {}
     }
     changed
@@ -611,6 +614,10 @@ impl Client {
                 Ok(e) => self.send(FeedMsg::AlertStatus(e)),
                 Err(e) => self.send_bad("alert_status event", e.to_string()),
             },
+            "ack" => match serde_json::from_str::<crate::api::AckEvent>(data) {
+                Ok(e) => self.send(FeedMsg::Ack(e)),
+                Err(e) => self.send_bad("ack event", e.to_string()),
+            },
             // A unit's detail snapshot: the drill-down asks for it when it is shown
             // (`feed::detail`), so the stream's copy is contact, not news.
             "detail" => true,
@@ -922,6 +929,7 @@ mod tests {
             category: "c".into(),
             title: "t".into(),
             status: crate::model::AlertStatus::New,
+            acknowledged: None,
         };
         let snap =
             FeedMsg::Snapshot { as_of: DateTime::parse_from_rfc3339("2026-11-29T00:00:00Z").unwrap(), scores: vec![], cleared: vec![], alerts: vec![alert] };

@@ -170,6 +170,7 @@ impl Record {
                 category: category.clone(),
                 title: title.clone(),
                 status: *status,
+                acknowledged: None,
             }),
             _ => None,
         }

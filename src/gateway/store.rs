@@ -131,7 +131,22 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO current_scores (unit, t, total, threat, asset, compliance) SELECT unit, t, total, threat, asset, compliance FROM current_scores_v1;
     DROP TABLE current_scores_v1;
     ",
+    // 3: operators' acknowledgements (确认) of alerts, one per alert: the first stands.
+    r"
+    CREATE TABLE acks (id TEXT PRIMARY KEY, by TEXT NOT NULL, t INTEGER NOT NULL) WITHOUT ROWID;
+    ",
 ];
+
+/// What [`Store::acknowledge`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// Recorded now: the `ack` event's id.
+    Recorded(u64),
+    /// Acknowledged before (the first acknowledgement stands): by whom and when.
+    Already(crate::model::Ack),
+    /// No alert with that id is stored.
+    UnknownAlert,
+}
 
 /// What went wrong with the store. Every variant's message names the database (its path, or
 /// `:memory:`) and what was being done.
@@ -1137,6 +1152,42 @@ impl Store {
     /// The newest event id ever issued, 0 before the first. It survives restarts and purges.
     ///
     /// # Errors
+    /// Records that an operator (`by`, a token's name) acknowledged alert `id` at `at`, and
+    /// appends an `ack` event (`{"id", "by", "at"}`) for the walls; in one transaction. The
+    /// first acknowledgement stands: a second one records nothing and says who was first.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when SQLite fails.
+    pub fn acknowledge(&mut self, id: &str, by: &str, at: DateTime<FixedOffset>) -> Result<AckOutcome, StoreError> {
+        let loc = self.location.as_str();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(ctx(loc, "starting an acknowledgement"))?;
+        let known: Option<i64> =
+            tx.query_row("SELECT seq FROM alerts WHERE id = ?1", [id], |r| r.get(0)).optional().map_err(ctx(loc, "looking up the alert"))?;
+        if known.is_none() {
+            return Ok(AckOutcome::UnknownAlert);
+        }
+        let before: Option<(String, i64)> = tx
+            .query_row("SELECT by, t FROM acks WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(ctx(loc, "reading an acknowledgement"))?;
+        if let Some((by, t)) = before {
+            let at = DateTime::from_timestamp_micros(t)
+                .map(|t| t.with_timezone(&BEIJING))
+                .ok_or_else(|| StoreError::BadData { path: loc.to_owned(), detail: format!("acknowledgement time {t} µs is out of range") })?;
+            return Ok(AckOutcome::Already(crate::model::Ack { by, at }));
+        }
+        tx.execute("INSERT INTO acks (id, by, t) VALUES (?1, ?2, ?3)", params![id, by, micros(&at)]).map_err(ctx(loc, "storing an acknowledgement"))?;
+        let data = json!({"id": id, "by": by, "at": at.with_timezone(&BEIJING)}).to_string();
+        let received = micros(&Utc::now());
+        tx.execute("INSERT INTO events (kind, received, data) VALUES ('ack', ?1, ?2)", params![received, data]).map_err(ctx(loc, "appending an event"))?;
+        let event = u64::try_from(tx.last_insert_rowid()).unwrap_or(0);
+        tx.commit().map_err(ctx(loc, "committing an acknowledgement"))?;
+        Ok(AckOutcome::Recorded(event))
+    }
+
+    /// The id of the newest event (0 before the first).
+    ///
+    /// # Errors
     /// A [`StoreError`] when SQLite fails.
     pub fn last_event_id(&self) -> Result<u64, StoreError> {
         last_event_id(&self.conn).map_err(ctx(&self.location, "reading the last event id"))
@@ -1264,19 +1315,24 @@ impl Store {
         let loc = self.location.as_str();
         let sql = format!(
             "SELECT a.seq, a.id, a.unit, a.t, a.severity, a.category, a.title, a.analysis, a.initial_status,
-                 (SELECT s.status FROM status_changes s WHERE s.id = a.id ORDER BY s.t DESC, s.seq DESC LIMIT 1)
-             FROM alerts a WHERE {tail}"
+                 (SELECT s.status FROM status_changes s WHERE s.id = a.id ORDER BY s.t DESC, s.seq DESC LIMIT 1),
+                 k.by, k.t
+             FROM alerts a LEFT JOIN acks k ON k.id = a.id WHERE {tail}"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(ctx(loc, "preparing the alert query"))?;
-        type Row = (i64, String, String, i64, String, String, String, Option<String>, String, Option<String>);
+        type Row = (i64, String, String, i64, String, String, String, Option<String>, String, Option<String>, Option<String>, Option<i64>);
         let rows = stmt
             .query_map(params![p1, p2], |r| -> rusqlite::Result<Row> {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?))
             })
             .map_err(ctx(loc, "reading alerts"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, id, unit, t, severity, category, title, analysis, initial, current) = row.map_err(ctx(loc, "reading an alert"))?;
+            let (seq, id, unit, t, severity, category, title, analysis, initial, current, ack_by, ack_t) = row.map_err(ctx(loc, "reading an alert"))?;
+            let acknowledged = match (ack_by, ack_t) {
+                (Some(by), Some(t)) => Some(crate::model::Ack { by, at: self.time(t)? }),
+                _ => None,
+            };
             let alert = Alert {
                 id,
                 unit,
@@ -1285,6 +1341,7 @@ impl Store {
                 category,
                 title,
                 status: self.parse_name(current.as_deref().unwrap_or(&initial), "alert status")?,
+                acknowledged,
             };
             out.push((u64::try_from(seq).unwrap_or(0), alert_json(&alert, analysis.as_deref())));
         }
@@ -1745,6 +1802,7 @@ fn store_alert(tx: &Transaction<'_>, loc: &str, a: &AlertRecord) -> Result<Optio
         category: a.category.clone(),
         title: a.title.clone(),
         status,
+        acknowledged: None,
     };
     Ok(Some(alert_json(&alert, a.analysis.as_deref()).to_string()))
 }

@@ -118,6 +118,20 @@ pub struct Alert {
     pub title: String,
     /// Current status.
     pub status: AlertStatus,
+    /// Who acknowledged it on a wall's screen (确认), and when; `None` until then. Absent on
+    /// the wire when not acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Ack>,
+}
+
+/// An operator's acknowledgement of an alert: `POST /api/v1/alerts/{id}/ack` on the gateway,
+/// broadcast to every wall as an `ack` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The operator: the name of the token that acknowledged it.
+    pub by: String,
+    /// When, with its UTC offset.
+    pub at: DateTime<FixedOffset>,
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod score;
 mod store;
 mod transition;
 
-pub use alert::{Alert, AlertStatus, Severity};
+pub use alert::{Ack, Alert, AlertStatus, Severity};
 pub use detail::{
     DistrictSummary, OpenIncident, RankRow, TREND_DEAD_BAND, TREND_WINDOW_S, UnitDetail, alert_overdue, derived_compliance, derived_vulnerabilities,
     district_summary, overdue_by_unit, ranking, severity_strength, trend, trend_arrow, unit_detail,

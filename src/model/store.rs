@@ -191,6 +191,20 @@ impl RiskState {
         Ok(())
     }
 
+    /// Records that alert `id` was acknowledged. The first acknowledgement stands; a later one
+    /// changes nothing (and is not an error: every wall hears each one once or more).
+    ///
+    /// # Errors
+    /// [`Rejected::UnknownAlert`] for an id not kept.
+    pub fn apply_ack(&mut self, id: &str, ack: &super::Ack) -> Result<bool, Rejected> {
+        let alert = self.alerts.get_mut(id).ok_or_else(|| Rejected::UnknownAlert(id.to_owned()))?;
+        if alert.acknowledged.is_some() {
+            return Ok(false);
+        }
+        alert.acknowledged = Some(ack.clone());
+        Ok(true)
+    }
+
     fn touch(&mut self, at: DateTime<FixedOffset>) {
         if self.last_update.is_none_or(|t| at > t) {
             self.last_update = Some(at);
@@ -334,6 +348,7 @@ mod tests {
             category: "x".into(),
             title: "y".into(),
             status: AlertStatus::New,
+            acknowledged: None,
         };
         s.apply_alert(a("a")).unwrap();
         s.apply_alert(a("b")).unwrap();
