@@ -230,7 +230,7 @@ fn wall_profile_at_4k_scales_the_ui_and_shows_the_panels() {
 #[ignore = "needs a display: run under xvfb-run (see .ci/run)"]
 fn the_middle_levels_and_an_overdue_badge() {
     // Wide enough that the 严重 banner (top centre) leaves the prisms clear.
-    let shot = screenshot_of("render-four-levels", "four_levels.jsonl", &["--seek-hours", "0.6", "--window", "1600x1000"]);
+    let shot = screenshot_of("render-four-levels", "four_levels.jsonl", &["--seek-hours", "0.6", "--paused", "--window", "1600x1000"]);
     let units = shot.meta["units"].as_array().unwrap();
     for (id, level) in [("900001", 1), ("900002", 2)] {
         let u = units.iter().find(|u| u["id"] == id).unwrap();
@@ -267,4 +267,29 @@ fn kiosk_profile_has_touch_sized_rows() {
     assert!(height(&kiosk) > height(&desk) + 80.0, "kiosk board {} px vs desktop {} px", height(&kiosk), height(&desk));
     assert_panel_fill(&kiosk, "ranking");
     assert_panel_fill(&kiosk, "timeline");
+}
+
+/// The drill-down of a unit with an open, overdue 严重 incident lists it, at 1920×1080 and at
+/// 3840×2160 (UI at 2×), and the whole panel stays on screen: nothing clipped.
+#[test]
+#[ignore = "needs a display: run under xvfb-run (see .ci/run)"]
+fn the_drill_down_lists_open_incidents_on_screen_at_1080_and_4k() {
+    for (name, size) in [("render-incidents-1080", "1920x1080"), ("render-incidents-4k", "3840x2160")] {
+        let shot = screenshot_of(name, "four_levels.jsonl", &["--seek-hours", "0.6", "--paused", "--window", size, "--select", "900002"]);
+        let [left, top, right, bottom] = panel(&shot, "detail");
+        let (w, h) = (f64::from(shot.rgb.width()), f64::from(shot.rgb.height()));
+        assert!(left >= 0.0 && top >= 0.0 && right <= w && bottom <= h, "{name}: drill-down {:?} leaves the {w}×{h} screen", [left, top, right, bottom]);
+        assert_panel_fill(&shot, "detail");
+        // The incident's age bar: overdue red (theme::OVERDUE) somewhere in the panel's lower
+        // half, where the open incidents are listed.
+        let red = (left as u32..right as u32)
+            .flat_map(|x| (((top + bottom) / 2.0) as u32..bottom as u32).map(move |y| (x, y)))
+            .filter(|&(x, y)| {
+                let p = shot.rgb.get_pixel(x, y);
+                (i16::from(p[0]) - 0xc8).abs() <= 6 && (i16::from(p[1]) - 0x10).abs() <= 6 && (i16::from(p[2]) - 0x28).abs() <= 6
+            })
+            .count();
+        let zoom = shot.meta["ui_zoom"].as_f64().unwrap();
+        assert!(red as f64 > 150.0 * zoom * zoom, "{name}: {red} overdue-red pixels in the drill-down (the age bar past its limit)");
+    }
 }
