@@ -806,11 +806,23 @@ fn ingest_records(record: &crate::feed::Record, shift: TimeDelta, pass: u32) -> 
             })
             .chain(cleared.iter().map(|unit| json!({"type": "score", "unit": unit, "time": time, "total": null})))
             .collect(),
-        RecordBody::Alert { id, unit, severity, category, title, status } => vec![json!({
-            "type": "alert", "id": alert_id(id), "unit": unit, "time": time, "severity": severity,
-            "category": category, "title": title, "status": status,
-        })],
-        RecordBody::AlertStatus { id, status } => vec![json!({"type": "status", "id": alert_id(id), "status": status, "time": time})],
+        RecordBody::Alert { id, unit, severity, category, title, status, analysis } => {
+            let mut v = json!({
+                "type": "alert", "id": alert_id(id), "unit": unit, "time": time, "severity": severity,
+                "category": category, "title": title, "status": status,
+            });
+            if let Some(text) = analysis {
+                v["analysis"] = json!(text);
+            }
+            vec![v]
+        }
+        RecordBody::AlertStatus { id, status, note } => {
+            let mut v = json!({"type": "status", "id": alert_id(id), "status": status, "time": time});
+            if let Some(text) = note {
+                v["note"] = json!(text);
+            }
+            vec![v]
+        }
     }
 }
 

@@ -198,6 +198,9 @@ pub struct AlertStatusEvent {
     pub status: AlertStatus,
     /// When it changed.
     pub at: DateTime<FixedOffset>,
+    /// The disposal note sent with the change, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An `ack` event: an operator acknowledged alert `id` (`POST /api/v1/alerts/{id}/ack`).

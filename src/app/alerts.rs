@@ -344,6 +344,8 @@ mod tests {
             title: "t".into(),
             status: AlertStatus::New,
             acknowledged: None,
+            analysis: None,
+            note: None,
         }
     }
 

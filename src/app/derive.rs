@@ -252,6 +252,8 @@ mod tests {
                 title: "t".into(),
                 status: AlertStatus::New,
                 acknowledged: None,
+                analysis: None,
+                note: None,
             };
             state.apply_alert(alert).unwrap();
         }

@@ -233,6 +233,8 @@ mod tests {
             title: "t".into(),
             status: AlertStatus::New,
             acknowledged: None,
+            analysis: None,
+            note: None,
         }
     }
 

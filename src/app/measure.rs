@@ -130,6 +130,8 @@ fn churn(time: Res<Time>, map: Res<MapResource>, mut churn: ResMut<Churn>, mut p
             title: "synthetic".into(),
             status: AlertStatus::New,
             acknowledged: None,
+            analysis: None,
+            note: None,
         });
     }
     picture.clock = Some(now);

@@ -403,6 +403,9 @@ fn open_incidents_ui(ui: &mut egui::Ui, d: &crate::model::UnitDetail, unit_name:
                 let title = super::alerts::event_text(&a.title, unit_name);
                 ui.add(egui::Label::new(egui::RichText::new(title).size(12.0 * big).color(theme::egui(theme::TEXT))).truncate());
             });
+            for text in [&a.analysis, &a.note].into_iter().flatten() {
+                ui.add(egui::Label::new(egui::RichText::new(text).size(11.0 * big).color(dim)).wrap());
+            }
             ui.horizontal(|ui| {
                 let (rect, _) = ui.allocate_exact_size(egui::vec2(AGE_BAR_W, 8.0 * big), egui::Sense::hover());
                 ui.painter().rect_filled(rect, 2.0, theme::egui(theme::TRACK));

@@ -222,6 +222,8 @@ mod tests {
                 title: "t".into(),
                 status: AlertStatus::New,
                 acknowledged: None,
+                analysis: None,
+                note: None,
             };
             std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert).unwrap();
             picture.generation += 1;

@@ -291,7 +291,13 @@ pub fn apply(state: &mut crate::model::RiskState, msg: &FeedMsg) -> bool {
             }
         }
         FeedMsg::Alert(a) => changed |= state.apply_alert(a.clone()).is_ok(),
-        FeedMsg::AlertStatus(e) => changed |= state.apply_status(&e.id, e.status, e.at).is_ok(),
+        FeedMsg::AlertStatus(e) => {
+            let applied = state.apply_status(&e.id, e.status, e.at).is_ok();
+            if let (true, Some(note)) = (applied, &e.note) {
+                state.set_note(&e.id, note);
+            }
+            changed |= applied;
+        }
         FeedMsg::Ack(e) => changed |= state.apply_ack(&e.id, &crate::model::Ack { by: e.by.clone(), at: e.at }).unwrap_or(false),
         _ => {}
     }
@@ -930,6 +936,8 @@ mod tests {
             title: "t".into(),
             status: crate::model::AlertStatus::New,
             acknowledged: None,
+            analysis: None,
+            note: None,
         };
         let snap =
             FeedMsg::Snapshot { as_of: DateTime::parse_from_rfc3339("2026-11-29T00:00:00Z").unwrap(), scores: vec![], cleared: vec![], alerts: vec![alert] };

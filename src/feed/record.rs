@@ -33,6 +33,7 @@ fn alert_record(a: &Alert) -> Record {
             category: a.category.clone(),
             title: a.title.clone(),
             status: a.status,
+            analysis: a.analysis.clone(),
         },
     }
 }
@@ -86,13 +87,18 @@ impl<W: Write> Recorder<W> {
                     self.write(&alert_record(&Alert { status: AlertStatus::New, ..(*a).clone() }))?;
                 }
                 for a in alerts.iter().filter(|a| a.status != AlertStatus::New) {
-                    self.write(&Record { t: (*as_of).max(a.time), body: RecordBody::AlertStatus { id: a.id.clone(), status: a.status } })?;
+                    self.write(&Record {
+                        t: (*as_of).max(a.time),
+                        body: RecordBody::AlertStatus { id: a.id.clone(), status: a.status, note: a.note.clone() },
+                    })?;
                 }
                 self.scores(*as_of, scores, cleared)
             }
             FeedMsg::Scores { as_of, scores, cleared } => self.scores(*as_of, scores, cleared),
             FeedMsg::Alert(a) => self.write(&alert_record(a)),
-            FeedMsg::AlertStatus(e) => self.write(&Record { t: e.at, body: RecordBody::AlertStatus { id: e.id.clone(), status: e.status } }),
+            FeedMsg::AlertStatus(e) => {
+                self.write(&Record { t: e.at, body: RecordBody::AlertStatus { id: e.id.clone(), status: e.status, note: e.note.clone() } })
+            }
             _ => Ok(()),
         }
     }

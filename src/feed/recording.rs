@@ -98,6 +98,9 @@ pub enum RecordBody {
         /// Initial status (default `new`).
         #[serde(default = "new_status")]
         status: AlertStatus,
+        /// The platform's analysis (研判) text, if any.
+        #[serde(default)]
+        analysis: Option<String>,
     },
     /// An alert's status changed.
     AlertStatus {
@@ -105,6 +108,9 @@ pub enum RecordBody {
         id: String,
         /// New status.
         status: AlertStatus,
+        /// The disposal note sent with the change, if any.
+        #[serde(default)]
+        note: Option<String>,
     },
 }
 
@@ -116,9 +122,25 @@ fn new_status() -> AlertStatus {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum BodyOut<'a> {
-    Scores { scores: Vec<EntryOut<'a>> },
-    Alert { id: &'a str, unit: &'a str, severity: Severity, category: &'a str, title: &'a str, status: AlertStatus },
-    AlertStatus { id: &'a str, status: AlertStatus },
+    Scores {
+        scores: Vec<EntryOut<'a>>,
+    },
+    Alert {
+        id: &'a str,
+        unit: &'a str,
+        severity: Severity,
+        category: &'a str,
+        title: &'a str,
+        status: AlertStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        analysis: Option<&'a str>,
+    },
+    AlertStatus {
+        id: &'a str,
+        status: AlertStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<&'a str>,
+    },
 }
 
 /// One entry of a written `scores` array.
@@ -139,10 +161,10 @@ impl Serialize for RecordBody {
             RecordBody::Scores { scores, cleared } => {
                 BodyOut::Scores { scores: scores.iter().map(EntryOut::Score).chain(cleared.iter().map(|u| EntryOut::Clear { unit: u, total: () })).collect() }
             }
-            RecordBody::Alert { id, unit, severity, category, title, status } => {
-                BodyOut::Alert { id, unit, severity: *severity, category, title, status: *status }
+            RecordBody::Alert { id, unit, severity, category, title, status, analysis } => {
+                BodyOut::Alert { id, unit, severity: *severity, category, title, status: *status, analysis: analysis.as_deref() }
             }
-            RecordBody::AlertStatus { id, status } => BodyOut::AlertStatus { id, status: *status },
+            RecordBody::AlertStatus { id, status, note } => BodyOut::AlertStatus { id, status: *status, note: note.as_deref() },
         };
         out.serialize(serializer)
     }
@@ -162,7 +184,7 @@ impl Record {
     /// The alert a `alert` record raises.
     pub fn alert(&self) -> Option<Alert> {
         match &self.body {
-            RecordBody::Alert { id, unit, severity, category, title, status } => Some(Alert {
+            RecordBody::Alert { id, unit, severity, category, title, status, analysis } => Some(Alert {
                 id: id.clone(),
                 unit: unit.clone(),
                 time: self.t,
@@ -171,6 +193,8 @@ impl Record {
                 title: title.clone(),
                 status: *status,
                 acknowledged: None,
+                analysis: analysis.clone(),
+                note: None,
             }),
             _ => None,
         }

@@ -195,7 +195,14 @@ impl Replay {
                     Err(e) => results.push(Err(e)),
                 }
             }
-            RecordBody::AlertStatus { id, status } => results.push(Arc::make_mut(&mut self.state).apply_status(id, *status, record.t)),
+            RecordBody::AlertStatus { id, status, note } => {
+                let state = Arc::make_mut(&mut self.state);
+                let applied = state.apply_status(id, *status, record.t);
+                if let (Ok(()), Some(note)) = (&applied, note) {
+                    state.set_note(id, note);
+                }
+                results.push(applied);
+            }
         }
         for r in results {
             if let Err(e) = r

@@ -69,13 +69,31 @@ struct Incident {
     close_at: i64,
     /// The stages it has entered: 0 new, 1 analysing, 2 disposing.
     stage: u8,
+    /// The disposal note its disposing step carries.
+    note: Option<String>,
 }
 
 impl Incident {
     /// An incident reported at minute `at` that starts disposing `respond` minutes later and
     /// closes `close` minutes after that; it is analysed halfway to disposing.
     fn new(unit: usize, alert_id: String, (threat_boost, asset_boost): (f64, f64), at: i64, respond: i64, close: i64) -> Self {
-        Self { unit, alert_id, threat_boost, asset_boost, analyse_at: at + respond / 2, progress_at: at + respond, close_at: at + respond + close, stage: 0 }
+        Self {
+            unit,
+            alert_id,
+            threat_boost,
+            asset_boost,
+            analyse_at: at + respond / 2,
+            progress_at: at + respond,
+            close_at: at + respond + close,
+            stage: 0,
+            note: None,
+        }
+    }
+
+    /// This incident, its disposing step noted with the playbook's note for `category`.
+    fn noting(mut self, category: &str) -> Self {
+        self.note = playbook(category).1;
+        self
     }
 }
 
@@ -103,7 +121,26 @@ const CATEGORIES: [(&str, &str); 8] = [
     ("拒绝服务", "对外服务流量异常"),
 ];
 
-/// The record of a new alert on `unit`, titled "<unit name> <what>".
+/// The analysis (研判) engine's text and the disposal note (处置说明) of each category, as
+/// the platform would send them: (category, analysis, note at closing).
+const PLAYBOOK: [(&str, &str, &str); 8] = [
+    ("恶意代码", "研判：终端回连境外控制地址，疑似远控木马；建议隔离终端、全盘查杀", "已隔离终端并清除木马，复查无回连"),
+    ("漏洞利用", "研判：针对已知漏洞的利用载荷，未见成功迹象；建议加固并打补丁", "已升级补丁并加固访问策略"),
+    ("钓鱼邮件", "研判：仿冒办公系统的钓鱼邮件，已有人员点击；建议重置口令", "已拦截发件源，涉事账号已重置口令"),
+    ("暴力破解", "研判：同一来源高频尝试登录；建议封禁来源并启用双因素认证", "已封禁来源地址，启用双因素认证"),
+    ("数据泄露", "研判：非工作时段大量敏感数据外发；建议阻断并溯源", "已阻断外发通道，完成溯源取证"),
+    ("勒索软件", "研判：文件批量加密特征，存在横向扩散风险；建议立即断网隔离", "已断网隔离受感染主机，从备份恢复"),
+    ("弱口令", "研判：互联网暴露资产使用弱口令；建议立即修改并限制访问", "已修改口令并限制来源访问"),
+    ("拒绝服务", "研判：对外服务遭流量攻击，可用性下降；建议启用流量清洗", "已启用流量清洗，服务恢复"),
+];
+
+/// The playbook's analysis and closing note for `category`.
+fn playbook(category: &str) -> (Option<String>, Option<String>) {
+    PLAYBOOK.iter().find(|(c, _, _)| *c == category).map_or((None, None), |(_, a, n)| (Some((*a).to_owned()), Some((*n).to_owned())))
+}
+
+/// The record of a new alert on `unit`, titled "<unit name> <what>"; a high or critical one
+/// carries the analysis engine's text.
 fn new_alert(t: DateTime<FixedOffset>, id: &str, unit: &SimUnit, severity: Severity, category: &str, what: &str) -> Record {
     Record {
         t,
@@ -114,6 +151,7 @@ fn new_alert(t: DateTime<FixedOffset>, id: &str, unit: &SimUnit, severity: Sever
             category: category.to_owned(),
             title: format!("{} {what}", unit.name),
             status: AlertStatus::New,
+            analysis: if severity >= Severity::High { playbook(category).0 } else { None },
         },
     }
 }
@@ -168,13 +206,14 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
             for (stage, at, status) in [(0, inc.analyse_at, AlertStatus::Analysing), (1, inc.progress_at, AlertStatus::Disposing)] {
                 if inc.stage == stage && minute >= at && minute < inc.close_at {
                     inc.stage += 1;
-                    records.push(Record { t, body: RecordBody::AlertStatus { id: inc.alert_id.clone(), status } });
+                    let note = if status == AlertStatus::Disposing { inc.note.clone() } else { None };
+                    records.push(Record { t, body: RecordBody::AlertStatus { id: inc.alert_id.clone(), status, note } });
                 }
             }
         }
         incidents.retain(|inc| {
             if minute >= inc.close_at {
-                records.push(Record { t, body: RecordBody::AlertStatus { id: inc.alert_id.clone(), status: AlertStatus::Closed } });
+                records.push(Record { t, body: RecordBody::AlertStatus { id: inc.alert_id.clone(), status: AlertStatus::Closed, note: None } });
                 false
             } else {
                 true
@@ -195,7 +234,7 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
                 let ta = start + TimeDelta::minutes(at);
                 let id = new_id(ta);
                 records.push(new_alert(ta, &id, &units[u], sev, category, &format!("{what}{tag}")));
-                incidents.push_back(Incident::new(u, id, (boost, asset), at, 10, close - at - 10));
+                incidents.push_back(Incident::new(u, id, (boost, asset), at, 10, close - at - 10).noting(category));
             }
         }
 
@@ -206,7 +245,7 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
             let u = if areas.is_empty() { slow_rng.random_range(0..units.len()) } else { areas[slow_rng.random_range(0..areas.len())] };
             let id = new_id(t);
             records.push(new_alert(t, &id, &units[u], Severity::High, "暴力破解", "VPN 账号暴力破解（未响应）"));
-            incidents.push_back(Incident::new(u, id, (14.0, 4.0), minute, 90, 240));
+            incidents.push_back(Incident::new(u, id, (14.0, 4.0), minute, 90, 240).noting("暴力破解"));
         }
 
         // Random incidents.
@@ -224,7 +263,7 @@ pub fn simulate(units: &[SimUnit], seed: u64, hours: u32, start: DateTime<FixedO
                 let respond = rng.random_range(10..40) / if sev == Severity::Critical { 2 } else { 1 };
                 let close = rng.random_range(60..300);
                 records.push(new_alert(t, &id, &units[u], sev, category, what));
-                incidents.push_back(Incident::new(u, id, (boost, boost * 0.3), minute, respond * slowness[u], close * slowness[u]));
+                incidents.push_back(Incident::new(u, id, (boost, boost * 0.3), minute, respond * slowness[u], close * slowness[u]).noting(category));
             }
         }
 
@@ -311,6 +350,11 @@ mod tests {
             .filter(|s| s.analysing.is_some() && s.disposing.is_some())
             .count();
         assert!(stages > n / 2, "{stages} of {n} went through analysing and disposing");
+        // High and critical alerts carry the analysis engine's text; disposing ones a note.
+        let all: Vec<_> = replay.state().alerts_newest_first().collect();
+        assert!(all.iter().filter(|a| a.severity >= Severity::High).all(|a| a.analysis.as_deref().is_some_and(|t| t.starts_with("研判："))));
+        assert!(all.iter().filter(|a| a.severity < Severity::High).all(|a| a.analysis.is_none()));
+        assert!(all.iter().filter(|a| a.note.is_some()).count() > n / 2, "disposal notes");
         for a in replay.state().alerts_newest_first() {
             let s = replay.state().stages(&a.id).unwrap();
             let order = [Some(s.reported), s.analysing, s.disposing, s.closed];

@@ -1342,6 +1342,8 @@ impl Store {
                 title,
                 status: self.parse_name(current.as_deref().unwrap_or(&initial), "alert status")?,
                 acknowledged,
+                analysis: None,
+                note: None,
             };
             out.push((u64::try_from(seq).unwrap_or(0), alert_json(&alert, analysis.as_deref())));
         }
@@ -1803,6 +1805,8 @@ fn store_alert(tx: &Transaction<'_>, loc: &str, a: &AlertRecord) -> Result<Optio
         title: a.title.clone(),
         status,
         acknowledged: None,
+        analysis: None,
+        note: None,
     };
     Ok(Some(alert_json(&alert, a.analysis.as_deref()).to_string()))
 }

@@ -122,6 +122,12 @@ pub struct Alert {
     /// the wire when not acknowledged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged: Option<Ack>,
+    /// The platform's analysis (研判) text, when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<String>,
+    /// The newest disposal note (处置说明) of its status changes, when one was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An operator's acknowledgement of an alert: `POST /api/v1/alerts/{id}/ack` on the gateway,

@@ -279,6 +279,8 @@ mod tests {
             title: "y".into(),
             status: AlertStatus::New,
             acknowledged: None,
+            analysis: None,
+            note: None,
         };
         s.apply_alert(alert("1", "a", "2026-11-28T07:00:00+08:00")).unwrap();
         s.apply_alert(alert("2", "a", "2026-11-29T08:00:00+08:00")).unwrap();
@@ -341,6 +343,8 @@ mod tests {
             title: "y".into(),
             status: AlertStatus::New,
             acknowledged: None,
+            analysis: None,
+            note: None,
         };
         s.apply_alert(alert("c1", "a", Severity::Critical)).unwrap();
         s.apply_alert(alert("c2", "b", Severity::Critical)).unwrap();
@@ -387,6 +391,8 @@ mod tests {
             title: "y".into(),
             status: AlertStatus::New,
             acknowledged: None,
+            analysis: None,
+            note: None,
         };
         s.apply_alert(alert("1", "2026-11-29T09:00:00+08:00")).unwrap();
         // Stamped 2 h ahead of "now" (clock skew): applied, and counted.

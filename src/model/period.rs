@@ -269,6 +269,8 @@ mod tests {
             title: "t".into(),
             status: AlertStatus::New,
             acknowledged: None,
+            analysis: None,
+            note: None,
         };
         // a: one closed in 2 h (on time, limit 4 h), one closed after 5 h (late).
         s.apply_alert(alert("1", "a", "2026-11-29T01:00:00+08:00")).unwrap();

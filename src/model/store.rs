@@ -191,6 +191,18 @@ impl RiskState {
         Ok(())
     }
 
+    /// Sets alert `id`'s disposal note (a status change's `note`); `false` for an alert not
+    /// kept.
+    pub fn set_note(&mut self, id: &str, note: &str) -> bool {
+        match self.alerts.get_mut(id) {
+            Some(a) => {
+                a.note = Some(note.to_owned());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Records that alert `id` was acknowledged. The first acknowledgement stands; a later one
     /// changes nothing (and is not an error: every wall hears each one once or more).
     ///
@@ -349,6 +361,8 @@ mod tests {
             title: "y".into(),
             status: AlertStatus::New,
             acknowledged: None,
+            analysis: None,
+            note: None,
         };
         s.apply_alert(a("a")).unwrap();
         s.apply_alert(a("b")).unwrap();
