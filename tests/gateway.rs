@@ -999,6 +999,9 @@ fn an_operator_acknowledges_an_alert_and_every_wall_hears_it() {
     let alert =
         json!([{"type": "alert", "id": "A-9", "unit": "110105001", "time": at(base, 0), "severity": "critical", "category": "勒索软件", "title": "加密行为"}]);
     assert_eq!(post_json(addr, &alert, Some(INGEST_TOKEN)).status, 200);
+    // It went to 研判中 a minute later (a version 1 `in_progress` would read as 处置中).
+    let analysing = json!([{"type": "status", "id": "A-9", "status": "analysing", "time": at(base, 60)}]);
+    assert_eq!(post_json(addr, &analysing, Some(INGEST_TOKEN)).status, 200);
 
     // A wall follows the gateway with its read token.
     let mut o = LiveOptions::new(&format!("http://{addr}"));
@@ -1014,6 +1017,11 @@ fn an_operator_acknowledges_an_alert_and_every_wall_hears_it() {
         }
     }
     assert!(state.alert("A-9").is_some_and(|a| a.acknowledged.is_none()), "the wall has the alert, unacknowledged");
+    // The snapshot brought the time it entered 研判中: the wall judges its limits from it.
+    let stages = state.stages("A-9").unwrap();
+    assert_eq!(stages.analysing.map(|t| t.to_rfc3339()), Some(DateTime::parse_from_rfc3339(&at(base, 60)).unwrap().to_rfc3339()));
+    assert_eq!((stages.disposing, stages.closed), (None, None));
+    assert_eq!(state.alert("A-9").unwrap().status, situation_wall::model::AlertStatus::Analysing);
 
     let ack = |token: Option<&str>, id: &str| {
         let auth = token.map(|t| format!("Bearer {t}"));

@@ -346,6 +346,7 @@ mod tests {
             acknowledged: None,
             analysis: None,
             note: None,
+            stages: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 use bevy::prelude::*;
 
+use super::board::{Board, BoardTab};
 use super::demo::DemoFeed;
 use super::map::MapResource;
 use super::picture::{Picture, Settings};
@@ -13,8 +14,7 @@ use super::selection::Selection;
 use crate::config::BoardStart;
 use crate::feed::RecordBody;
 use crate::model::{
-    DistrictSummary, EfficiencyRow, Period, PeriodRow, RankRow, RiskScore, UnitDetail, disposal_efficiency, district_summary, period_ranking, ranking,
-    unit_detail,
+    DistrictSummary, Period, PeriodRow, RankRow, RiskScore, UnitDetail, disposal_efficiency, district_summary, period_ranking, ranking, unit_detail,
 };
 
 pub(super) fn plugin(app: &mut App) {
@@ -29,35 +29,6 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Derived>()
         .insert_resource(Board { tab, ..Board::default() })
         .add_systems(Update, (derive_panels, derive_board).chain().in_set(AppSystems::Derive));
-}
-
-/// What the ranking board shows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum BoardTab {
-    /// The current scores (实时).
-    #[default]
-    Now,
-    /// Means over today, this week or this month (今日 / 本周 / 本月), with the rank change.
-    Period(Period),
-    /// Disposal efficiency (处置效率) over today.
-    Efficiency,
-}
-
-/// The board's tab and what it was derived for.
-#[derive(Resource, Default, Debug)]
-pub struct Board {
-    /// The tab on screen.
-    pub tab: BoardTab,
-    /// The area units' rows of a period tab (live: from the backend; demo: from the recording).
-    pub period: Vec<PeriodRow>,
-    /// The bureaus' rows of a period tab.
-    pub period_bureaus: Vec<PeriodRow>,
-    /// The area units' disposal efficiency, worst first.
-    pub efficiency: Vec<EfficiencyRow>,
-    /// The bureaus' disposal efficiency, worst first.
-    pub efficiency_bureaus: Vec<EfficiencyRow>,
-    /// The tab, picture generation and data minute the rows were derived for.
-    key: Option<(BoardTab, u64, Option<i64>)>,
 }
 
 /// The panels' data.
@@ -159,8 +130,9 @@ fn derive_board(
         }
         BoardTab::Efficiency => {
             let sla = &settings.config.sla;
-            board.efficiency = disposal_efficiency(&picture.state, &areas, sla, Period::Day, now);
-            board.efficiency_bureaus = disposal_efficiency(&picture.state, &bureaus, sla, Period::Day, now);
+            let period = board.efficiency_period;
+            board.efficiency = disposal_efficiency(&picture.state, &areas, sla, period, now);
+            board.efficiency_bureaus = disposal_efficiency(&picture.state, &bureaus, sla, period, now);
         }
     }
 }
@@ -254,6 +226,7 @@ mod tests {
                 acknowledged: None,
                 analysis: None,
                 note: None,
+                stages: None,
             };
             state.apply_alert(alert).unwrap();
         }

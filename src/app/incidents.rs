@@ -235,6 +235,7 @@ mod tests {
             acknowledged: None,
             analysis: None,
             note: None,
+            stages: None,
         }
     }
 

@@ -132,6 +132,7 @@ fn churn(time: Res<Time>, map: Res<MapResource>, mut churn: ResMut<Churn>, mut p
             acknowledged: None,
             analysis: None,
             note: None,
+            stages: None,
         });
     }
     picture.clock = Some(now);

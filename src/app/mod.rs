@@ -23,6 +23,7 @@
 //! | [`tour`] | the auto-tour |
 //! | [`flight`] | the camera flight to a critical alert |
 //! | [`alerts`] | the alert ring, pulse, banner and ticker |
+//! | [`board`] | the ranking board's tab and its period and efficiency rows |
 //! | [`incidents`] | overdue badges (超时), the open 严重 incidents the banner holds, acknowledgements |
 //! | [`kiosk`] | quitting and the kiosk lock |
 //! | [`derive`] | the panels' data (ranking, summary, drill-down) |
@@ -35,6 +36,7 @@
 //! | [`capture`] | `--screenshot` |
 
 pub mod alerts;
+pub mod board;
 pub mod camera;
 mod capture;
 pub mod demo;

@@ -4,9 +4,11 @@
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
+use super::board::{Board, BoardTab};
 use super::demo::DemoFeed;
-use super::derive::{Board, BoardTab, Derived};
+use super::derive::Derived;
 use super::i18n::{self, T, UiLang};
+use super::incidents::Acks;
 use super::map::MapResource;
 use super::picture::{Picture, Settings};
 use super::remote_detail::RemoteDetail;
@@ -113,11 +115,23 @@ fn ranking_ui(
                         .min_size(egui::vec2(40.0, 20.0) * big);
                     if ui.add(button).clicked() && board.tab != tab {
                         board.tab = tab;
+                        if let BoardTab::Period(p) = tab {
+                            board.efficiency_period = p;
+                        }
                     }
                 }
             });
             let rows = board_rows(&derived, &board, *bureaus_tab, &settings);
             let efficiency = board.tab == BoardTab::Efficiency;
+            if efficiency {
+                let over = match board.efficiency_period {
+                    Period::Day => T::TabDay,
+                    Period::Week => T::TabWeek,
+                    Period::Month => T::TabMonth,
+                };
+                let text = format!("{} · {}", T::EfficiencyOver.get(lang), over.get(lang));
+                ui.label(egui::RichText::new(text).size(11.0).color(theme::egui(theme::DIM)));
+            }
             {
                 let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 16.0), egui::Sense::hover());
                 let mut x = rect.left();
@@ -282,6 +296,7 @@ fn detail_ui(
     picture: Res<Picture>,
     map: Res<MapResource>,
     remote: Option<Res<RemoteDetail>>,
+    acks: Res<Acks>,
     mut select: MessageWriter<Select>,
 ) -> Result {
     let Some((id, d)) = &derived.detail else { return Ok(()) };
@@ -366,7 +381,7 @@ fn detail_ui(
             let mttr = mttr_s.map_or("—".to_owned(), |s| if s >= 3600.0 { format!("{:.1} h", s / 3600.0) } else { format!("{:.0} min", s / 60.0) });
             ui.label(egui::RichText::new(format!("{} {mttr}", T::Mttr.get(lang))).size(13.0 * big).color(theme::egui(theme::TEXT)));
             ui.separator();
-            open_incidents_ui(ui, d, map.unit_name(id), &settings, lang, big);
+            open_incidents_ui(ui, d, map.unit_name(id), &acks, &settings, lang, big);
             ui.separator();
             match &remote {
                 // Live: only what the backend sent, with its time; 无数据 where it sent none.
@@ -386,7 +401,8 @@ const AGE_BAR_W: f32 = 150.0;
 /// The unit's open incidents, newest first: time, severity, stage and title, then a bar of
 /// its age against the deadline it works to (amber, red once past it) with the age and the
 /// limit in minutes. Scrolls when there are more than fit (a kiosk drags it).
-fn open_incidents_ui(ui: &mut egui::Ui, d: &crate::model::UnitDetail, unit_name: &str, settings: &Settings, lang: crate::config::Lang, big: f32) {
+#[allow(clippy::too_many_arguments)]
+fn open_incidents_ui(ui: &mut egui::Ui, d: &crate::model::UnitDetail, unit_name: &str, acks: &Acks, settings: &Settings, lang: crate::config::Lang, big: f32) {
     let dim = theme::egui(theme::DIM);
     ui.label(egui::RichText::new(T::OpenIncidentsList.get(lang)).size(13.0 * big).color(dim));
     if d.open.is_empty() {
@@ -403,6 +419,10 @@ fn open_incidents_ui(ui: &mut egui::Ui, d: &crate::model::UnitDetail, unit_name:
                 let title = super::alerts::event_text(&a.title, unit_name);
                 ui.add(egui::Label::new(egui::RichText::new(title).size(12.0 * big).color(theme::egui(theme::TEXT))).truncate());
             });
+            // Acknowledged at the gateway (who), or on this screen in demo mode.
+            if let Some(by) = a.acknowledged.as_ref().map(|k| k.by.as_str()).or_else(|| acks.by_id.get(&a.id).map(String::as_str)) {
+                ui.label(egui::RichText::new(format!("✔ {} · {by}", T::Acknowledged.get(lang))).size(11.0 * big).color(theme::egui(theme::GOOD_GREEN)));
+            }
             for text in [&a.analysis, &a.note].into_iter().flatten() {
                 ui.add(egui::Label::new(egui::RichText::new(text).size(11.0 * big).color(dim)).wrap());
             }

@@ -40,14 +40,14 @@ impl RemoteRankings {
 }
 
 /// Takes the gateway's rankings and asks for the shown period's when due.
-fn follow_rankings(time: Res<Time>, board: Res<super::derive::Board>, mut remote: ResMut<RemoteRankings>, mut redraw: ResMut<Redraw>) {
+fn follow_rankings(time: Res<Time>, board: Res<super::board::Board>, mut remote: ResMut<RemoteRankings>, mut redraw: ResMut<Redraw>) {
     while let Ok(reply) = remote.replies.try_recv() {
         match reply.rows {
             Ok(rows) => remote.rows = Some((reply.period, rows)),
             Err(e) => warn!("rankings for {:?} from the gateway: {e}", reply.period),
         }
     }
-    let super::derive::BoardTab::Period(period) = board.tab else { return };
+    let super::board::BoardTab::Period(period) = board.tab else { return };
     let now = time.elapsed_secs_f64();
     let due = remote.asked.is_none_or(|(p, at)| p != period || now - at >= RANKINGS_REFRESH_S);
     if due {
@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn the_live_week_board_shows_the_gateways_rankings() {
         use crate::api::UnitInfo;
-        use crate::app::derive::{Board, BoardTab};
+        use crate::app::board::{Board, BoardTab};
         use crate::model::Period;
         let map = test_map();
         let ids: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();

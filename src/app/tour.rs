@@ -224,6 +224,7 @@ mod tests {
                 acknowledged: None,
                 analysis: None,
                 note: None,
+                stages: None,
             };
             std::sync::Arc::make_mut(&mut picture.state).apply_alert(alert).unwrap();
             picture.generation += 1;

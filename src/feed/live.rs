@@ -938,6 +938,7 @@ mod tests {
             acknowledged: None,
             analysis: None,
             note: None,
+            stages: None,
         };
         let snap =
             FeedMsg::Snapshot { as_of: DateTime::parse_from_rfc3339("2026-11-29T00:00:00Z").unwrap(), scores: vec![], cleared: vec![], alerts: vec![alert] };

@@ -195,6 +195,7 @@ impl Record {
                 acknowledged: None,
                 analysis: analysis.clone(),
                 note: None,
+                stages: None,
             }),
             _ => None,
         }

@@ -1316,19 +1316,40 @@ impl Store {
         let sql = format!(
             "SELECT a.seq, a.id, a.unit, a.t, a.severity, a.category, a.title, a.analysis, a.initial_status,
                  (SELECT s.status FROM status_changes s WHERE s.id = a.id ORDER BY s.t DESC, s.seq DESC LIMIT 1),
-                 k.by, k.t
+                 k.by, k.t,
+                 (SELECT min(s.t) FROM status_changes s WHERE s.id = a.id AND s.status = 'analysing'),
+                 (SELECT min(s.t) FROM status_changes s WHERE s.id = a.id AND s.status IN ('disposing', 'in_progress')),
+                 (SELECT min(s.t) FROM status_changes s WHERE s.id = a.id AND s.status = 'closed')
              FROM alerts a LEFT JOIN acks k ON k.id = a.id WHERE {tail}"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(ctx(loc, "preparing the alert query"))?;
-        type Row = (i64, String, String, i64, String, String, String, Option<String>, String, Option<String>, Option<String>, Option<i64>);
+        type Row = (i64, String, String, i64, String, String, String, Option<String>, String, Option<String>, Option<String>, Option<i64>, [Option<i64>; 3]);
         let rows = stmt
             .query_map(params![p1, p2], |r| -> rusqlite::Result<Row> {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                    [r.get(12)?, r.get(13)?, r.get(14)?],
+                ))
             })
             .map_err(ctx(loc, "reading alerts"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, id, unit, t, severity, category, title, analysis, initial, current, ack_by, ack_t) = row.map_err(ctx(loc, "reading an alert"))?;
+            let (seq, id, unit, t, severity, category, title, analysis, initial, current, ack_by, ack_t, stage_us) =
+                row.map_err(ctx(loc, "reading an alert"))?;
+            let [analysing, disposing, closed] = stage_us.map(|us| us.map(|us| self.time(us)).transpose());
+            let stages = crate::model::Stages { analysing: analysing?, disposing: disposing?, closed: closed? };
+            let stages = (stages != crate::model::Stages::default()).then_some(stages);
             let acknowledged = match (ack_by, ack_t) {
                 (Some(by), Some(t)) => Some(crate::model::Ack { by, at: self.time(t)? }),
                 _ => None,
@@ -1344,6 +1365,7 @@ impl Store {
                 acknowledged,
                 analysis: None,
                 note: None,
+                stages,
             };
             out.push((u64::try_from(seq).unwrap_or(0), alert_json(&alert, analysis.as_deref())));
         }
@@ -1807,6 +1829,7 @@ fn store_alert(tx: &Transaction<'_>, loc: &str, a: &AlertRecord) -> Result<Optio
         acknowledged: None,
         analysis: None,
         note: None,
+        stages: None,
     };
     Ok(Some(alert_json(&alert, a.analysis.as_deref()).to_string()))
 }

@@ -128,6 +128,26 @@ pub struct Alert {
     /// The newest disposal note (处置说明) of its status changes, when one was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// When it entered its later stages, as a gateway's snapshot serves them (a wall that
+    /// connects late still judges time limits and on-time closure right); absent in `alert`
+    /// events and recordings, whose status changes carry the times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Stages>,
+}
+
+/// When an incident first entered each later stage of the close-loop; `None` for a stage not
+/// entered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stages {
+    /// 研判中.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysing: Option<DateTime<FixedOffset>>,
+    /// 处置中.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposing: Option<DateTime<FixedOffset>>,
+    /// 已闭环.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<DateTime<FixedOffset>>,
 }
 
 /// An operator's acknowledgement of an alert: `POST /api/v1/alerts/{id}/ack` on the gateway,

@@ -281,6 +281,7 @@ mod tests {
             acknowledged: None,
             analysis: None,
             note: None,
+            stages: None,
         };
         s.apply_alert(alert("1", "a", "2026-11-28T07:00:00+08:00")).unwrap();
         s.apply_alert(alert("2", "a", "2026-11-29T08:00:00+08:00")).unwrap();
@@ -345,6 +346,7 @@ mod tests {
             acknowledged: None,
             analysis: None,
             note: None,
+            stages: None,
         };
         s.apply_alert(alert("c1", "a", Severity::Critical)).unwrap();
         s.apply_alert(alert("c2", "b", Severity::Critical)).unwrap();
@@ -393,6 +395,7 @@ mod tests {
             acknowledged: None,
             analysis: None,
             note: None,
+            stages: None,
         };
         s.apply_alert(alert("1", "2026-11-29T09:00:00+08:00")).unwrap();
         // Stamped 2 h ahead of "now" (clock skew): applied, and counted.

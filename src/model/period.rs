@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, NaiveTime, TimeZone};
 use serde::{Deserialize, Serialize};
 
-use super::{BEIJING, RiskScore, RiskState, Sla, closed_on_time, overdue};
+use super::time::BEIJING;
+use super::{RiskScore, RiskState, Sla, closed_on_time, overdue};
 
 /// A ranking period, in Beijing time (UTC+8).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -271,6 +272,7 @@ mod tests {
             acknowledged: None,
             analysis: None,
             note: None,
+            stages: None,
         };
         // a: one closed in 2 h (on time, limit 4 h), one closed after 5 h (late).
         s.apply_alert(alert("1", "a", "2026-11-29T01:00:00+08:00")).unwrap();

@@ -154,7 +154,15 @@ impl RiskState {
             return Err(Rejected::DuplicateAlert(alert.id));
         }
         self.touch(alert.time);
+        // A snapshot's alert brings the times of its stages; else its status counts from its
+        // report.
         let mut stages = StageTimes::new(alert.time);
+        if let Some(s) = alert.stages {
+            (stages.analysing, stages.disposing, stages.closed) = (s.analysing, s.disposing, s.closed);
+            if let Some(newest) = [s.analysing, s.disposing, s.closed].into_iter().flatten().max().filter(|t| *t > alert.time) {
+                self.status_at.insert(alert.id.clone(), newest);
+            }
+        }
         stages.enter(alert.status, alert.time);
         self.stages.insert(alert.id.clone(), stages);
         self.alert_order.push_back(alert.id.clone());
@@ -363,6 +371,7 @@ mod tests {
             acknowledged: None,
             analysis: None,
             note: None,
+            stages: None,
         };
         s.apply_alert(a("a")).unwrap();
         s.apply_alert(a("b")).unwrap();
