@@ -31,6 +31,9 @@ use serde_json::Value;
 
 use crate::model::{Alert, AlertStatus, Level, RiskScore, Severity};
 
+pub mod wire;
+pub use wire::{ScoreEventWire, ScoreWire, parse_number};
+
 /// Path prefix of every endpoint.
 pub const PREFIX: &str = "/api/v1";
 
@@ -113,12 +116,6 @@ pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
 /// When the value is neither `null` nor a number as [`number`] reads it.
 pub fn number_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f32>, D::Error> {
     d.deserialize_any(NumberVisitor)
-}
-
-/// The number a numeric string holds: trimmed, parsed, and kept only when finite.
-pub fn parse_number(text: &str) -> Option<f64> {
-    let v: f64 = text.trim().parse().ok()?;
-    v.is_finite().then_some(v)
 }
 
 struct NumberVisitor;
@@ -356,14 +353,6 @@ pub struct DecodedAlerts {
     pub report: DecodeReport,
 }
 
-/// The unit of a clearing item (`total: null`); its parts, null, absent or numbers, are
-/// ignored.
-#[derive(Deserialize)]
-struct NoDataItem {
-    #[serde(deserialize_with = "unit_id")]
-    unit: String,
-}
-
 /// One valid item: a score, or a clear.
 enum Entry {
     Score(ScoreItem),
@@ -384,26 +373,33 @@ impl Entry {
 /// kind and id; among the valid items a unit listed twice keeps its last entry and is
 /// reported. `known` decides which unit ids exist; `None` accepts any.
 pub fn decode_scores(items: &[Value], known: Option<&dyn Fn(&str) -> bool>) -> DecodedScores {
+    // A `Value` read as a wire item never fails (see `wire`): one set of rules for both.
+    decode_score_wires(items.iter().map(|v| ScoreWire::deserialize(v).unwrap_or_default()).collect(), known)
+}
+
+/// [`decode_scores`] over items read straight from the text ([`ScoreEventWire`]): the same
+/// rules, without a `Value` per item.
+pub fn decode_score_wires(items: Vec<ScoreWire>, known: Option<&dyn Fn(&str) -> bool>) -> DecodedScores {
     let mut entries = Vec::with_capacity(items.len());
     let mut report = DecodeReport::default();
-    for (i, v) in items.iter().enumerate() {
-        let entry = if v.get("total").is_some_and(Value::is_null) {
-            NoDataItem::deserialize(v).map(|n| Entry::Clear(n.unit))
-        } else {
-            ScoreItem::deserialize(v).map(Entry::Score)
+    for (i, w) in items.into_iter().enumerate() {
+        let entry = match (&w.unit, w.fields) {
+            (_, _) if !w.shape_ok => None,
+            (Some(u), [wire::Field::Null, ..]) => Some(Entry::Clear(u.clone())),
+            (Some(u), [wire::Field::Num(total), wire::Field::Num(threat), wire::Field::Num(asset), wire::Field::Num(compliance)]) => {
+                w.level.ok().map(|level| Entry::Score(ScoreItem { unit: u.clone(), total, threat, asset, compliance, level }))
+            }
+            _ => None,
         };
         let verdict = match entry {
-            Err(_) => Err(RejectKind::WrongType),
-            Ok(Entry::Score(s)) if s.score().validate().is_err() => Err(RejectKind::OutOfRange),
-            Ok(e) if known.is_some_and(|k| !k(e.unit())) => Err(RejectKind::UnknownUnit),
-            Ok(e) => Ok(e),
+            None => Err(RejectKind::WrongType),
+            Some(Entry::Score(s)) if s.score().validate().is_err() => Err(RejectKind::OutOfRange),
+            Some(e) if known.is_some_and(|k| !k(e.unit())) => Err(RejectKind::UnknownUnit),
+            Some(e) => Ok(e),
         };
         match verdict {
             Ok(e) => entries.push(e),
-            Err(kind) => {
-                let id = v.get("unit").and_then(crate::geo::load::canonical_id).unwrap_or_else(|| format!("#{i}"));
-                report.rejected.push(Rejection { kind, id });
-            }
+            Err(kind) => report.rejected.push(Rejection { kind, id: w.unit.unwrap_or_else(|| format!("#{i}")) }),
         }
     }
     // Last wins: keep each unit's last valid entry.

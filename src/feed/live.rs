@@ -22,7 +22,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 
 use super::sse::{SseError, SseEvent, SseItem, SseParser};
-use crate::api::{self, AlertStatusEvent, AlertsPage, DecodeReport, ItemKind, NoteKind, PREFIX, RejectKind, ScoreEvent, ScoreItem, ScoresSnapshot};
+use crate::api::{self, AlertStatusEvent, AlertsPage, DecodeReport, ItemKind, NoteKind, PREFIX, RejectKind, ScoreItem, ScoresSnapshot};
 use crate::model::Alert;
 
 /// A test hook for [`LiveOptions::fault`].
@@ -273,7 +273,7 @@ pub fn apply(state: &mut crate::model::RiskState, msg: &FeedMsg) -> bool {
     match msg {
         FeedMsg::Snapshot { as_of, scores, cleared, alerts } => {
             for s in scores {
-                changed |= state.apply_score(&s.unit, *as_of, s.score()).is_ok();
+                changed |= state.offer_score(&s.unit, *as_of, s.score());
             }
             for unit in cleared {
                 changed |= state.clear_score(unit, *as_of).is_ok();
@@ -284,7 +284,7 @@ pub fn apply(state: &mut crate::model::RiskState, msg: &FeedMsg) -> bool {
         }
         FeedMsg::Scores { as_of, scores, cleared } => {
             for s in scores {
-                changed |= state.apply_score(&s.unit, *as_of, s.score()).is_ok();
+                changed |= state.offer_score(&s.unit, *as_of, s.score());
             }
             for unit in cleared {
                 changed |= state.clear_score(unit, *as_of).is_ok();
@@ -596,9 +596,9 @@ impl Client {
         let known = self.known_fn();
         let known_dyn = known.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
         match name {
-            "score" => match serde_json::from_str::<ScoreEvent>(data) {
+            "score" => match serde_json::from_str::<api::ScoreEventWire>(data) {
                 Ok(e) => {
-                    let decoded = api::decode_scores(&e.scores, known_dyn);
+                    let decoded = api::decode_score_wires(e.scores, known_dyn);
                     self.report(ItemKind::Score, &decoded.report);
                     self.send(FeedMsg::Scores { as_of: e.as_of, scores: decoded.scores, cleared: decoded.cleared })
                 }

@@ -89,15 +89,53 @@ impl RiskState {
     /// as the shown update replaces it.
     pub fn apply_score(&mut self, unit: &str, at: DateTime<FixedOffset>, score: RiskScore) -> Result<(), Rejected> {
         score.validate().map_err(|e| Rejected::Invalid { unit: unit.to_owned(), reason: e.to_string() })?;
-        let state = self.update_slot(unit, at)?;
+        if let Some(shown) = self.newer_than(unit, at) {
+            return Err(Rejected::Older { unit: unit.to_owned(), at: at.to_rfc3339(), shown: shown.to_rfc3339() });
+        }
+        self.offer_score(unit, at, score);
+        Ok(())
+    }
+
+    /// [`RiskState::apply_score`] for a feed that only needs to know whether it applied: no
+    /// error is built (a live feed refuses hundreds of late scores a second under load, and
+    /// formatting each refusal's times cost more than applying a score).
+    pub fn offer_score(&mut self, unit: &str, at: DateTime<FixedOffset>, score: RiskScore) -> bool {
+        if score.validate().is_err() {
+            return false;
+        }
+        // One lookup for a unit already seen (the common case: every unit, every few minutes).
+        let applied = match self.units.get_mut(unit) {
+            Some(state) => Self::put_score(state, at, score),
+            None => Self::put_score(self.units.entry(unit.to_owned()).or_default(), at, score),
+        };
+        if applied {
+            self.touch(at);
+        }
+        applied
+    }
+
+    /// Puts a score into one unit's state unless it shows a newer update; an update at the
+    /// same time replaces the shown one (its history entry too).
+    fn put_score(state: &mut UnitState, at: DateTime<FixedOffset>, score: RiskScore) -> bool {
+        if state.as_of.is_some_and(|shown| at < shown) {
+            return false;
+        }
+        if state.history.back().is_some_and(|&(t, _)| t == at) {
+            state.history.pop_back();
+        }
         state.history.push_back((at, Some(score.total)));
         while state.history.len() > HISTORY_LEN {
             state.history.pop_front();
         }
         state.score = Some(score);
         state.as_of = Some(at);
-        self.touch(at);
-        Ok(())
+        true
+    }
+
+    /// The time of `unit`'s shown update when it is newer than `at` (an update at `at` would
+    /// be refused).
+    fn newer_than(&self, unit: &str, at: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+        self.units.get(unit).and_then(|u| u.as_of).filter(|shown| at < *shown)
     }
 
     /// Clears `unit`'s score at `at`: from then on the unit has no data (`score` is `None`,
@@ -111,7 +149,10 @@ impl RiskState {
     /// # Errors
     /// [`Rejected::Older`] when the unit already shows a newer update.
     pub fn clear_score(&mut self, unit: &str, at: DateTime<FixedOffset>) -> Result<(), Rejected> {
-        let state = self.update_slot(unit, at)?;
+        if let Some(shown) = self.newer_than(unit, at) {
+            return Err(Rejected::Older { unit: unit.to_owned(), at: at.to_rfc3339(), shown: shown.to_rfc3339() });
+        }
+        let state = self.update_slot(unit, at);
         // One gap after the last score; a unit that had no score has nothing to break.
         if state.history.back().is_some_and(|&(_, v)| v.is_some()) {
             state.history.push_back((at, None));
@@ -125,24 +166,19 @@ impl RiskState {
         Ok(())
     }
 
-    /// The state of `unit` (created when first seen) ready to take an update at `at`: refused
-    /// when it already shows a newer one; an update at the same time as the shown one replaces
-    /// it, so its history entry is taken off.
-    fn update_slot(&mut self, unit: &str, at: DateTime<FixedOffset>) -> Result<&mut UnitState, Rejected> {
+    /// The state of `unit` (created when first seen) ready to take an update at `at`, which
+    /// the caller checked is not older than the shown one ([`RiskState::newer_than`]); an
+    /// update at the same time as the shown one replaces it, so its history entry is taken off.
+    fn update_slot(&mut self, unit: &str, at: DateTime<FixedOffset>) -> &mut UnitState {
         // Look up before inserting: the id is copied only for a unit seen the first time.
         if !self.units.contains_key(unit) {
             self.units.insert(unit.to_owned(), UnitState::default());
         }
         let state = self.units.get_mut(unit).expect("inserted above");
-        if let Some(shown) = state.as_of
-            && at < shown
-        {
-            return Err(Rejected::Older { unit: unit.to_owned(), at: at.to_rfc3339(), shown: shown.to_rfc3339() });
-        }
         if state.history.back().is_some_and(|&(t, _)| t == at) {
             state.history.pop_back();
         }
-        Ok(state)
+        state
     }
 
     /// Adds a new alert.
