@@ -141,7 +141,9 @@ pub fn spawn_alert_effects(
         // screen can acknowledge, for fly_dwell_s where it cannot.
         let touring = tour.as_ref().is_some_and(|t| t.active);
         if alert.severity >= cfg.takeover && alert.status.is_open() && (cfg.fly_to_critical || touring) && attention.alert.is_none() {
-            let dwell = if cfg.acknowledge { f64::INFINITY } else { cfg.fly_dwell_s };
+            // Held until acknowledged only where it can be: a 严重 one, on the banner with its
+            // 确认 button, on a screen that acknowledges; any other for fly_dwell_s.
+            let dwell = if cfg.acknowledge && alert.severity == Severity::Critical { f64::INFINITY } else { cfg.fly_dwell_s };
             attention.request(&alert.unit, &alert.id, now_s, dwell, &selection, touring, &mut select);
         }
     }

@@ -26,8 +26,12 @@ pub(super) fn plugin(app: &mut App) {
         BoardStart::Month => BoardTab::Period(Period::Month),
         BoardStart::Efficiency => BoardTab::Efficiency,
     };
+    let efficiency_period = match tab {
+        BoardTab::Period(p) => p,
+        _ => Period::Day,
+    };
     app.init_resource::<Derived>()
-        .insert_resource(Board { tab, ..Board::default() })
+        .insert_resource(Board { tab, efficiency_period, ..Board::default() })
         .add_systems(Update, (derive_panels, derive_board).chain().in_set(AppSystems::Derive));
 }
 

@@ -45,7 +45,11 @@ pub struct AckLine {
 /// Applies this screen's acknowledgements: in demo mode here and now; in live mode by asking
 /// the gateway, whose `ack` event then reaches every wall (this one too). Ignored where
 /// `[alerts] acknowledge` is off (the unattended wall never acknowledges, whatever reaches it).
-fn acknowledge(mut acks_in: MessageReader<Acknowledge>, settings: Res<Settings>, line: Option<Res<AckLine>>, mut acks: ResMut<Acks>) {
+fn acknowledge(mut acks_in: MessageReader<Acknowledge>, settings: Res<Settings>, picture: Res<Picture>, line: Option<Res<AckLine>>, mut acks: ResMut<Acks>) {
+    if acks.epoch != picture.epoch {
+        acks.epoch = picture.epoch;
+        acks.by_id.clear();
+    }
     for a in acks_in.read() {
         if !settings.config.alerts.acknowledge || acks.contains(&a.id) {
             continue;
@@ -97,12 +101,15 @@ pub struct Overdue {
     key: Option<(u64, i64)>,
 }
 
-/// Alerts an operator acknowledged (确认): id → who. Demo mode fills it locally; in live
-/// mode the gateway's `ack` events do.
+/// Alerts acknowledged (确认) on this screen in demo mode: id → who. (In live mode the
+/// gateway records acknowledgements and its `ack` events mark the alerts themselves.) A seek
+/// or a new pass of the recording rebuilds the state, and forgets these with it.
 #[derive(Resource, Default, Debug)]
 pub struct Acks {
     /// Acknowledged alert ids, with the operator's name.
     pub by_id: BTreeMap<String, String>,
+    /// The picture epoch they belong to.
+    epoch: u64,
 }
 
 impl Acks {
@@ -290,6 +297,25 @@ mod tests {
         app.update();
         assert!(app.world().resource::<OpenCritical>().alerts.is_empty());
         assert!(app.world().resource::<Acks>().by_id.is_empty(), "nothing local: the gateway's word");
+    }
+
+    #[test]
+    fn a_seek_forgets_the_demos_acknowledgements() {
+        let map = test_map();
+        let a = map.data.units[0].id.clone();
+        let mut state = RiskState::new();
+        state.apply_alert(alert("c1", &a, Severity::Critical)).unwrap();
+        let mut app = test_app(Config::default(), map, Picture::new(Source::Demo { speed: 1.0 }).with_state(state, Some(t("2026-11-29T08:01:00+08:00"))));
+        app.world_mut().write_message(Acknowledge { id: "c1".into() });
+        app.update();
+        app.update();
+        assert!(app.world().resource::<OpenCritical>().alerts.is_empty());
+        // A seek rebuilds the state (a new epoch): the alert is back, unacknowledged.
+        app.world_mut().resource_mut::<Picture>().epoch += 1;
+        app.update();
+        app.update();
+        assert_eq!(app.world().resource::<OpenCritical>().alerts.len(), 1);
+        assert!(app.world().resource::<Acks>().by_id.is_empty());
     }
 
     #[test]

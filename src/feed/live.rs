@@ -279,7 +279,7 @@ pub fn apply(state: &mut crate::model::RiskState, msg: &FeedMsg) -> bool {
                 changed |= state.clear_score(unit, *as_of).is_ok();
             }
             for a in alerts {
-                changed |= state.apply_alert(a.clone()).is_ok();
+                changed |= state.merge_alert(a.clone());
             }
         }
         FeedMsg::Scores { as_of, scores, cleared } => {

@@ -1149,9 +1149,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest event id ever issued, 0 before the first. It survives restarts and purges.
-    ///
-    /// # Errors
     /// Records that an operator (`by`, a token's name) acknowledged alert `id` at `at`, and
     /// appends an `ack` event (`{"id", "by", "at"}`) for the walls; in one transaction. The
     /// first acknowledgement stands: a second one records nothing and says who was first.
@@ -1185,7 +1182,7 @@ impl Store {
         Ok(AckOutcome::Recorded(event))
     }
 
-    /// The id of the newest event (0 before the first).
+    /// The newest event id ever issued, 0 before the first. It survives restarts and purges.
     ///
     /// # Errors
     /// A [`StoreError`] when SQLite fails.

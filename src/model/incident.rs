@@ -34,8 +34,12 @@ impl StageTimes {
     }
 
     /// Records that the incident entered `stage` at `at`. The first entry into a stage is
-    /// kept; [`AlertStatus::New`] changes nothing (the report time is fixed).
+    /// kept; [`AlertStatus::New`] changes nothing (the report time is fixed). Entering an open
+    /// stage after closing reopens it: the close time is forgotten, so its limits apply again.
     pub fn enter(&mut self, stage: AlertStatus, at: DateTime<FixedOffset>) {
+        if stage.is_open() && self.closed.is_some_and(|c| c <= at) {
+            self.closed = None;
+        }
         let slot = match stage {
             AlertStatus::New => return,
             AlertStatus::Analysing => &mut self.analysing,
@@ -151,7 +155,7 @@ pub enum Overdue {
 /// disposal begun is [`Overdue::Response`]. A closed incident is never overdue (see
 /// [`closed_on_time`] for how it closed). At exactly a limit it is not overdue yet.
 pub fn overdue(times: &StageTimes, status: AlertStatus, limit: SlaLimit, now: DateTime<FixedOffset>) -> Option<Overdue> {
-    if status == AlertStatus::Closed || times.closed.is_some() {
+    if status == AlertStatus::Closed {
         return None;
     }
     let age = now - times.reported;
@@ -167,7 +171,7 @@ pub fn overdue(times: &StageTimes, status: AlertStatus, limit: SlaLimit, now: Da
 /// The deadline an open incident is working to: the respond deadline until disposal begins,
 /// then the close deadline; `None` once closed.
 pub fn deadline(times: &StageTimes, status: AlertStatus, limit: SlaLimit) -> Option<DateTime<FixedOffset>> {
-    if status == AlertStatus::Closed || times.closed.is_some() {
+    if status == AlertStatus::Closed {
         return None;
     }
     Some(times.reported + if times.response().is_none() { limit.dispose() } else { limit.close() })
@@ -215,6 +219,11 @@ mod tests {
         // The first entry is kept.
         times.enter(AlertStatus::Disposing, t("2026-11-29T09:00:00+08:00"));
         assert_eq!(times.disposing, Some(t("2026-11-29T08:20:00+08:00")));
+        // Closed, then reopened: open again, and overdue again past its close limit.
+        times.enter(AlertStatus::Closed, t("2026-11-29T09:30:00+08:00"));
+        times.enter(AlertStatus::Disposing, t("2026-11-29T09:40:00+08:00"));
+        assert_eq!(times.closed, None, "reopened");
+        assert_eq!(overdue(&times, AlertStatus::Disposing, CRIT, t("2026-11-29T12:00:01+08:00")), Some(Overdue::Closure));
         assert_eq!(closed_on_time(&times, CRIT), None, "open");
     }
 

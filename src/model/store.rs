@@ -214,6 +214,33 @@ impl RiskState {
         Ok(())
     }
 
+    /// Applies an alert as a snapshot lists it: a new one as [`RiskState::apply_alert`]; for
+    /// one already kept, what the snapshot knows and this state missed (events it never got,
+    /// e.g. while it could not resume): its acknowledgement, its note, and its status when
+    /// the snapshot says when it took it (`stages`) — newest-wins like a status change. True
+    /// when anything changed.
+    pub fn merge_alert(&mut self, alert: Alert) -> bool {
+        let Some(kept) = self.alerts.get(&alert.id) else { return self.apply_alert(alert).is_ok() };
+        let (kept_status, kept_note) = (kept.status, kept.note.clone());
+        let mut changed = false;
+        if let Some(ack) = &alert.acknowledged {
+            changed |= self.apply_ack(&alert.id, ack).unwrap_or(false);
+        }
+        if let Some(note) = alert.note.as_deref().filter(|n| kept_note.as_deref() != Some(*n)) {
+            changed |= self.set_note(&alert.id, note);
+        }
+        let since = alert.stages.and_then(|s| match alert.status {
+            AlertStatus::New => None,
+            AlertStatus::Analysing => s.analysing,
+            AlertStatus::Disposing => s.disposing,
+            AlertStatus::Closed => s.closed,
+        });
+        if let Some(at) = since.filter(|_| kept_status != alert.status) {
+            changed |= self.apply_status(&alert.id, alert.status, at).is_ok();
+        }
+        changed
+    }
+
     /// Changes an alert's status.
     ///
     /// # Errors
@@ -435,5 +462,41 @@ mod tests {
         assert_eq!(s.status_time("a"), None);
         assert!(s.stages("a").is_none(), "dropped with its alert");
         assert!(s.apply_status("zzz", AlertStatus::Closed, t("2026-11-29T09:00:00+08:00")).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_brings_what_the_events_missed_for_alerts_already_kept() {
+        let mut s = RiskState::new();
+        let alert = Alert {
+            id: "a".into(),
+            unit: "1".into(),
+            time: t("2026-11-29T08:00:00+08:00"),
+            severity: Severity::Critical,
+            category: "x".into(),
+            title: "y".into(),
+            status: AlertStatus::New,
+            acknowledged: None,
+            analysis: None,
+            note: None,
+            stages: None,
+        };
+        assert!(s.merge_alert(alert.clone()), "new: applied");
+        assert!(!s.merge_alert(alert.clone()), "the same again: nothing to do");
+        // Meanwhile (events missed) it was acknowledged and closed at 09:00.
+        let later = Alert {
+            status: AlertStatus::Closed,
+            acknowledged: Some(crate::model::Ack { by: "kiosk-1".into(), at: t("2026-11-29T08:10:00+08:00") }),
+            note: Some("已处置".into()),
+            stages: Some(crate::model::Stages { closed: Some(t("2026-11-29T09:00:00+08:00")), ..Default::default() }),
+            ..alert.clone()
+        };
+        assert!(s.merge_alert(later));
+        let a = s.alert("a").unwrap();
+        assert_eq!((a.status, a.acknowledged.as_ref().map(|k| k.by.as_str()), a.note.as_deref()), (AlertStatus::Closed, Some("kiosk-1"), Some("已处置")));
+        assert_eq!(s.stages("a").unwrap().closed, Some(t("2026-11-29T09:00:00+08:00")));
+        // A status without its time cannot be ordered against what is shown: left as it is.
+        let no_time = Alert { status: AlertStatus::Disposing, ..alert };
+        assert!(!s.merge_alert(no_time));
+        assert_eq!(s.alert("a").unwrap().status, AlertStatus::Closed);
     }
 }
