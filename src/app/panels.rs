@@ -138,7 +138,7 @@ fn ranking_ui(
                 let heads = if efficiency {
                     ["#", T::Unit.get(lang), T::OnTime.get(lang), "", T::MttrShort.get(lang), T::OpenShort.get(lang), T::Overdue.get(lang)]
                 } else {
-                    ["#", T::Unit.get(lang), T::Total.get(lang), "", T::Threat.get(lang), T::Asset.get(lang), T::Compliance.get(lang)]
+                    ["#", T::Unit.get(lang), T::TotalShort.get(lang), "", T::Threat.get(lang), T::AssetShort.get(lang), T::ComplianceShort.get(lang)]
                 };
                 for (text, w) in heads.into_iter().zip(COLUMNS) {
                     ui.painter().text(
