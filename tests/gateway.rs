@@ -1062,3 +1062,38 @@ fn an_operator_acknowledges_an_alert_and_every_wall_hears_it() {
         assert!(!log.contains(secret), "a token in the log: {log}");
     }
 }
+
+/// The wall's own acknowledgement line (`feed::detail::spawn_acks`, what the banner's 确认
+/// button sends in live mode) against a real gateway: with an operator token the gateway
+/// records the token's name; with a read token the answer is the 403, reported, not hidden.
+#[test]
+fn the_walls_acknowledge_button_reaches_the_gateway_with_an_operator_token() {
+    use situation_wall::server::{Scope, Tokens};
+    let mut options = GatewayOptions::new(test_units());
+    options.audit = false;
+    let mut tokens = Tokens::new();
+    tokens.add("platform", Scope::Ingest, INGEST_TOKEN).unwrap();
+    tokens.add("wall-1", Scope::Read, READ_TOKEN).unwrap();
+    tokens.add("kiosk-1", Scope::Operate, OPERATOR_TOKEN).unwrap();
+    options.tokens = tokens;
+    let (_rt, handle) = in_process(options);
+    let addr = handle.addr;
+    let alert =
+        json!([{"type": "alert", "id": "A-1", "unit": "110105001", "time": at(recent_base(), 0), "severity": "critical", "category": "c", "title": "t"}]);
+    assert_eq!(post_json(addr, &alert, Some(INGEST_TOKEN)).status, 200);
+    let line = |token: &str| {
+        let mut o = LiveOptions::new(&format!("http://{addr}"));
+        o.token = Some(token.into());
+        situation_wall::feed::detail::spawn_acks(o).unwrap()
+    };
+    let (send, replies) = line(READ_TOKEN);
+    send.send("A-1".into()).unwrap();
+    let refused = replies.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!((refused.id.as_str(), refused.result.clone()), ("A-1", Err("HTTP 403 Forbidden".into())), "a read token cannot acknowledge");
+    let (send, replies) = line(OPERATOR_TOKEN);
+    send.send("A-1".into()).unwrap();
+    assert_eq!(replies.recv_timeout(Duration::from_secs(10)).unwrap().result, Ok("kiosk-1".into()));
+    let page = get(addr, "/api/v1/alerts", Some(READ_TOKEN)).json();
+    assert_eq!(page["alerts"][0]["acknowledged"]["by"], "kiosk-1");
+    handle.abort();
+}

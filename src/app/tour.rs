@@ -141,8 +141,8 @@ mod tests {
     use crate::config::{Config, TourConfig};
     use crate::model::{RiskScore, RiskState};
 
-    #[test]
-    fn the_tour_starts_when_idle_visits_the_riskiest_and_stops_on_input() {
+    /// The two-unit map with scores 20 and 85 at 08:00: its ids, the state, the time.
+    fn two_scored_units() -> (crate::app::map::MapResource, Vec<String>, RiskState, chrono::DateTime<chrono::FixedOffset>) {
         let map = test_map();
         let ids: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
         let mut state = RiskState::new();
@@ -150,6 +150,12 @@ mod tests {
         for (id, total) in ids.iter().zip([20.0, 85.0]) {
             state.apply_score(id, at, RiskScore { total, threat: total, asset: total, compliance: total }).unwrap();
         }
+        (map, ids, state, at)
+    }
+
+    #[test]
+    fn the_tour_starts_when_idle_visits_the_riskiest_and_stops_on_input() {
+        let (map, ids, state, at) = two_scored_units();
         let config = Config { tour: TourConfig { enabled: true, idle_s: 3.0, dwell_s: 2.0, units: 2 }, ..Config::default() };
         let mut app = test_app(config, map, Picture::new(Source::Demo { speed: 1.0 }).with_state(state, Some(at)));
         // 0.25 s a frame.
@@ -189,13 +195,7 @@ mod tests {
         use crate::app::derive::Derived;
         use crate::app::incidents::Acknowledge;
         use crate::model::{Alert, AlertStatus, Severity};
-        let map = test_map();
-        let ids: Vec<String> = map.data.units.iter().map(|u| u.id.clone()).collect();
-        let mut state = RiskState::new();
-        let at = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();
-        for (id, total) in ids.iter().zip([20.0, 85.0]) {
-            state.apply_score(id, at, RiskScore { total, threat: total, asset: total, compliance: total }).unwrap();
-        }
+        let (map, ids, state, at) = two_scored_units();
         let config = Config { tour: TourConfig { enabled: true, idle_s: 1.0, dwell_s: 2.0, units: 2 }, ..Config::default() };
         assert!(config.alerts.acknowledge && !config.alerts.fly_to_critical, "the desktop defaults: the flight comes from the tour");
         let mut app = test_app(config, map, Picture::new(Source::Demo { speed: 1.0 }).with_state(state, Some(at)));

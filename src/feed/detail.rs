@@ -239,25 +239,18 @@ pub fn spawn_acks(options: LiveOptions) -> std::io::Result<(Sender<String>, Rece
 }
 
 async fn post_ack(client: &reqwest::Client, options: &LiveOptions, id: &str) -> Result<String, String> {
-    let mut request = client.post(format!("{}{PREFIX}/alerts/{}/ack", options.base_url, urlencode(id)));
-    if let Some(t) = &options.token {
-        request = request.bearer_auth(t);
-    }
-    let work = async {
-        let resp = request.send().await.map_err(|e| format!("request: {e}"))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(format!("HTTP {status}"));
-        }
-        let bytes = resp.bytes().await.map_err(|e| format!("answer: {e}"))?;
-        let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| format!("answer is not JSON: {e}"))?;
-        Ok(body.get("by").and_then(|b| b.as_str()).unwrap_or("?").to_owned())
-    };
-    tokio::time::timeout(options.request_timeout.max(Duration::from_secs(1)), work).await.map_err(|_| "timed out".to_owned())?
+    let request = client.post(format!("{}{PREFIX}/alerts/{}/ack", options.base_url, urlencode(id)));
+    let body = send(request, options).await?;
+    Ok(body.get("by").and_then(|b| b.as_str()).unwrap_or("?").to_owned())
 }
 
 async fn get(client: &reqwest::Client, options: &LiveOptions, path: &str) -> Result<serde_json::Value, String> {
-    let mut request = client.get(format!("{}{PREFIX}{path}", options.base_url));
+    send(client.get(format!("{}{PREFIX}{path}", options.base_url)), options).await
+}
+
+/// Sends `request` with the backend's token and reads its JSON answer, within the request
+/// timeout and the body cap.
+async fn send(mut request: reqwest::RequestBuilder, options: &LiveOptions) -> Result<serde_json::Value, String> {
     if let Some(t) = &options.token {
         request = request.bearer_auth(t);
     }
