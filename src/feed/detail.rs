@@ -117,19 +117,31 @@ pub struct DetailReply {
 /// # Errors
 /// When the thread cannot be started.
 pub fn spawn(options: LiveOptions) -> std::io::Result<(Sender<String>, Receiver<DetailReply>)> {
-    let (ask_tx, ask_rx) = crossbeam_channel::unbounded::<String>();
+    // Only the newest ask matters: skip those a quick operator left behind.
+    worker("unit-detail", options, true, |runtime, client, options, unit: String| match client {
+        Some(c) => runtime.block_on(fetch(c, options, &unit)),
+        None => DetailReply { unit, detail: Err("no HTTP client".into()), history: Vec::new() },
+    })
+}
+
+/// A thread that answers each ask sent to it with `work`, on its own single-threaded runtime
+/// with one HTTP client for the backend (`None` when none could be built); with
+/// `newest_only`, asks that queued up meanwhile are skipped for the newest. It ends when the
+/// sender is dropped or the replies are no longer read.
+fn worker<A: Send + 'static, R: Send + 'static>(
+    name: &str,
+    options: LiveOptions,
+    newest_only: bool,
+    mut work: impl FnMut(&tokio::runtime::Runtime, Option<&reqwest::Client>, &LiveOptions, A) -> R + Send + 'static,
+) -> std::io::Result<(Sender<A>, Receiver<R>)> {
+    let (ask_tx, ask_rx) = crossbeam_channel::unbounded::<A>();
     let (reply_tx, reply_rx) = crossbeam_channel::unbounded();
-    std::thread::Builder::new().name("unit-detail".into()).spawn(move || {
+    std::thread::Builder::new().name(name.into()).spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         let client = super::live::build_client(&options).ok();
-        while let Ok(unit) = ask_rx.recv() {
-            // Only the newest ask matters: skip those a quick operator left behind.
-            let unit = ask_rx.try_iter().last().unwrap_or(unit);
-            let reply = match &client {
-                Some(c) => runtime.block_on(fetch(c, &options, &unit)),
-                None => DetailReply { unit: unit.clone(), detail: Err("no HTTP client".into()), history: Vec::new() },
-            };
-            if reply_tx.send(reply).is_err() {
+        while let Ok(ask) = ask_rx.recv() {
+            let ask = if newest_only { ask_rx.try_iter().last().unwrap_or(ask) } else { ask };
+            if reply_tx.send(work(&runtime, client.as_ref(), &options, ask)).is_err() {
                 break;
             }
         }
@@ -182,23 +194,13 @@ pub fn parse_rankings(v: &serde_json::Value) -> Vec<crate::model::PeriodRow> {
 /// # Errors
 /// When the thread cannot be started.
 pub fn spawn_rankings(options: LiveOptions) -> std::io::Result<(Sender<crate::model::Period>, Receiver<RankingsReply>)> {
-    let (ask_tx, ask_rx) = crossbeam_channel::unbounded::<crate::model::Period>();
-    let (reply_tx, reply_rx) = crossbeam_channel::unbounded();
-    std::thread::Builder::new().name("rankings".into()).spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        let client = super::live::build_client(&options).ok();
-        while let Ok(period) = ask_rx.recv() {
-            let period = ask_rx.try_iter().last().unwrap_or(period);
-            let rows = match &client {
-                Some(c) => runtime.block_on(get(c, &options, &format!("/rankings?period={}", period.name()))).map(|v| parse_rankings(&v)),
-                None => Err("no HTTP client".into()),
-            };
-            if reply_tx.send(RankingsReply { period, rows }).is_err() {
-                break;
-            }
-        }
-    })?;
-    Ok((ask_tx, reply_rx))
+    worker("rankings", options, true, |runtime, client, options, period: crate::model::Period| {
+        let rows = match client {
+            Some(c) => runtime.block_on(get(c, options, &format!("/rankings?period={}", period.name()))).map(|v| parse_rankings(&v)),
+            None => Err("no HTTP client".into()),
+        };
+        RankingsReply { period, rows }
+    })
 }
 
 /// What the gateway answered to one acknowledgement.
@@ -220,22 +222,14 @@ pub struct AckReply {
 /// # Errors
 /// When the thread cannot be started.
 pub fn spawn_acks(options: LiveOptions) -> std::io::Result<(Sender<String>, Receiver<AckReply>)> {
-    let (ask_tx, ask_rx) = crossbeam_channel::unbounded::<String>();
-    let (reply_tx, reply_rx) = crossbeam_channel::unbounded();
-    std::thread::Builder::new().name("acknowledge".into()).spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        let client = super::live::build_client(&options).ok();
-        while let Ok(id) = ask_rx.recv() {
-            let result = match &client {
-                Some(c) => runtime.block_on(post_ack(c, &options, &id)),
-                None => Err("no HTTP client".into()),
-            };
-            if reply_tx.send(AckReply { id, result }).is_err() {
-                break;
-            }
-        }
-    })?;
-    Ok((ask_tx, reply_rx))
+    // Every acknowledgement is sent, none skipped.
+    worker("acknowledge", options, false, |runtime, client, options, id: String| {
+        let result = match client {
+            Some(c) => runtime.block_on(post_ack(c, options, &id)),
+            None => Err("no HTTP client".into()),
+        };
+        AckReply { id, result }
+    })
 }
 
 async fn post_ack(client: &reqwest::Client, options: &LiveOptions, id: &str) -> Result<String, String> {

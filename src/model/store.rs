@@ -89,11 +89,12 @@ impl RiskState {
     /// as the shown update replaces it.
     pub fn apply_score(&mut self, unit: &str, at: DateTime<FixedOffset>, score: RiskScore) -> Result<(), Rejected> {
         score.validate().map_err(|e| Rejected::Invalid { unit: unit.to_owned(), reason: e.to_string() })?;
-        if let Some(shown) = self.newer_than(unit, at) {
-            return Err(Rejected::Older { unit: unit.to_owned(), at: at.to_rfc3339(), shown: shown.to_rfc3339() });
+        if self.offer_score(unit, at, score) {
+            return Ok(());
         }
-        self.offer_score(unit, at, score);
-        Ok(())
+        // Valid, so refused as older: name the update it lost to.
+        let shown = self.newer_than(unit, at).unwrap_or(at);
+        Err(Rejected::Older { unit: unit.to_owned(), at: at.to_rfc3339(), shown: shown.to_rfc3339() })
     }
 
     /// [`RiskState::apply_score`] for a feed that only needs to know whether it applied: no
