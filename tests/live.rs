@@ -2,7 +2,6 @@
 //! the server, a dead server leaves the last good state, a restarted one is followed again,
 //! and a wrong token is refused clearly.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -43,7 +42,7 @@ fn client(addr: SocketAddr, token: Option<&str>) -> Receiver<FeedMsg> {
     o.backoff_max = Duration::from_millis(400);
     o.request_timeout = Duration::from_secs(2);
     o.idle_timeout = Duration::from_secs(2);
-    let known: HashSet<String> = units().into_iter().map(|u| u.id).collect();
+    let known: live::UnitIds = units().into_iter().map(|u| u.id).collect();
     live::spawn(o, Some(Arc::new(known)))
 }
 
@@ -63,8 +62,11 @@ fn pump(rx: &Receiver<FeedMsg>, state: &mut RiskState, wait: Duration) -> Vec<Fe
     seen
 }
 
+/// Each unit's total, by id.
 fn totals(state: &RiskState) -> Vec<(String, f32)> {
-    state.units().filter_map(|(id, u)| u.score.map(|s| (id.to_owned(), s.total))).collect()
+    let mut totals: Vec<(String, f32)> = state.units().filter_map(|(id, u)| u.score.map(|s| (id.to_owned(), s.total))).collect();
+    totals.sort_by(|a, b| a.0.cmp(&b.0));
+    totals
 }
 
 async fn server_totals(addr: SocketAddr) -> Vec<(String, f32)> {

@@ -5,7 +5,6 @@
 //! reported, and each rejected record comes with its kind and id. Loopback only; every wait
 //! is bounded.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,7 +39,7 @@ const ALERTS: &str = r#"{"alerts":[
 /// One event after the snapshot: unit 1 goes to no data, unit 2 comes back with a string score.
 const EVENT: &str = "id: 1\nevent: score\ndata: {\"as_of\":\"2026-11-29T08:05:00+08:00\",\"scores\":[{\"unit\":\"110105001\",\"total\":null,\"threat\":null},{\"unit\":\"110105002\",\"total\":\"41\",\"threat\":\"40\",\"asset\":40,\"compliance\":40}]}\n\n";
 
-fn known() -> Arc<HashSet<String>> {
+fn known() -> Arc<live::UnitIds> {
     Arc::new((1..=4).map(|i| format!("11010500{i}")).collect())
 }
 

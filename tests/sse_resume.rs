@@ -13,9 +13,12 @@ use situation_wall::feed::live::{self, FeedMsg, LiveOptions};
 use situation_wall::model::RiskState;
 use tokio::io::AsyncWriteExt;
 
+/// A score event; event `id` is stamped `id` × 5 minutes after 08:00, so each one is a point
+/// of its own in the unit's history (one per 5-minute step).
 fn event(id: u64, unit: &str, score: u32) -> String {
+    let (h, m) = (8 + id * 5 / 60, id * 5 % 60);
     let data = format!(
-        r#"{{"as_of":"2026-11-29T08:00:{id:02}+08:00","scores":[{{"unit":"{unit}","total":{score},"threat":{score},"asset":{score},"compliance":{score}}}]}}"#
+        r#"{{"as_of":"2026-11-29T{h:02}:{m:02}:00+08:00","scores":[{{"unit":"{unit}","total":{score},"threat":{score},"asset":{score},"compliance":{score}}}]}}"#
     );
     format!("id: {id}\nevent: score\ndata: {data}\n\n")
 }
@@ -143,7 +146,8 @@ fn resumes_with_last_event_id_and_never_applies_cut_or_duplicate_events() {
     assert_eq!(applied, [10, 20, 30, 40, 50, 60, 70, 80, 90, 33]);
     let history: Vec<f32> = state.unit("330101").unwrap().history.iter().map(|(_, v)| v.expect("no gap")).collect();
     assert_eq!(history, [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 90.0]);
-    let totals: Vec<(String, f32)> = state.units().map(|(id, u)| (id.to_owned(), u.score.unwrap().total)).collect();
+    let mut totals: Vec<(String, f32)> = state.units().map(|(id, u)| (id.to_owned(), u.score.unwrap().total)).collect();
+    totals.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(totals, [("330101".to_owned(), 90.0), ("330102".to_owned(), 70.0), ("330103".to_owned(), 33.0)]);
 }
 

@@ -366,6 +366,13 @@ impl Entry {
             Entry::Clear(u) => u,
         }
     }
+
+    fn into_unit(self) -> String {
+        match self {
+            Entry::Score(s) => s.unit,
+            Entry::Clear(u) => u,
+        }
+    }
 }
 
 /// Decodes score items one by one by the payload rules: a score field may be a number or a
@@ -382,35 +389,46 @@ pub fn decode_scores(items: &[Value], known: Option<&dyn Fn(&str) -> bool>) -> D
 pub fn decode_score_wires(items: Vec<ScoreWire>, known: Option<&dyn Fn(&str) -> bool>) -> DecodedScores {
     let mut entries = Vec::with_capacity(items.len());
     let mut report = DecodeReport::default();
-    for (i, w) in items.into_iter().enumerate() {
-        let entry = match (&w.unit, w.fields) {
-            (_, _) if !w.shape_ok => None,
-            (Some(u), [wire::Field::Null, ..]) => Some(Entry::Clear(u.clone())),
-            (Some(u), [wire::Field::Num(total), wire::Field::Num(threat), wire::Field::Num(asset), wire::Field::Num(compliance)]) => {
-                w.level.ok().map(|level| Entry::Score(ScoreItem { unit: u.clone(), total, threat, asset, compliance, level }))
+    for (i, mut w) in items.into_iter().enumerate() {
+        // The id moves from the wire item into the entry: one allocation per item, not two.
+        let entry = match (w.unit.take(), w.fields) {
+            (u, _) if !w.shape_ok => {
+                w.unit = u;
+                None
             }
-            _ => None,
+            (Some(u), [wire::Field::Null, ..]) => Some(Entry::Clear(u)),
+            (Some(u), [wire::Field::Num(total), wire::Field::Num(threat), wire::Field::Num(asset), wire::Field::Num(compliance)]) => {
+                w.level.ok().map(|level| Entry::Score(ScoreItem { unit: u, total, threat, asset, compliance, level }))
+            }
+            (u, _) => {
+                w.unit = u;
+                None
+            }
         };
         let verdict = match entry {
-            None => Err(RejectKind::WrongType),
-            Some(Entry::Score(s)) if s.score().validate().is_err() => Err(RejectKind::OutOfRange),
-            Some(e) if known.is_some_and(|k| !k(e.unit())) => Err(RejectKind::UnknownUnit),
+            None => Err((RejectKind::WrongType, w.unit)),
+            Some(Entry::Score(s)) if s.score().validate().is_err() => Err((RejectKind::OutOfRange, Some(s.unit))),
+            Some(e) if known.is_some_and(|k| !k(e.unit())) => Err((RejectKind::UnknownUnit, Some(e.into_unit()))),
             Some(e) => Ok(e),
         };
         match verdict {
             Ok(e) => entries.push(e),
-            Err(kind) => report.rejected.push(Rejection { kind, id: w.unit.unwrap_or_else(|| format!("#{i}")) }),
+            Err((kind, id)) => report.rejected.push(Rejection { kind, id: id.unwrap_or_else(|| format!("#{i}")) }),
         }
     }
-    // Last wins: keep each unit's last valid entry.
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+    // Last wins: keep each unit's last valid entry (one hash per entry).
+    let mut keep = vec![true; entries.len()];
+    let mut last: HashMap<&str, usize, foldhash::fast::RandomState> = HashMap::with_capacity_and_hasher(entries.len(), Default::default());
     for (n, e) in entries.iter().enumerate() {
-        last.insert(e.unit(), n);
+        if let Some(earlier) = last.insert(e.unit(), n) {
+            keep[earlier] = false;
+        }
     }
-    let last: Vec<bool> = entries.iter().enumerate().map(|(n, e)| last[e.unit()] == n).collect();
+    drop(last);
     let mut listed = HashSet::new();
     let mut out = DecodedScores { report, ..DecodedScores::default() };
-    for (e, is_last) in entries.into_iter().zip(last) {
+    out.scores.reserve(entries.len());
+    for (e, is_last) in entries.into_iter().zip(keep) {
         if !is_last {
             if listed.insert(e.unit().to_owned()) {
                 out.report.duplicates.push(e.unit().to_owned());

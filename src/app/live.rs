@@ -3,7 +3,7 @@
 //! recorder, rejected and remarked records logged once per kind (with the first few ids),
 //! and one clock-skew warning per source when data is stamped ahead of this machine's clock.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -74,7 +74,7 @@ impl LiveFeed {
     /// # Errors
     /// When a thread cannot be started.
     pub fn open(options: &LiveOptions, cfg: &LiveConfig, map: &MapResource, waker: &Waker) -> anyhow::Result<Self> {
-        let known: HashSet<String> = map.ids().map(str::to_owned).collect();
+        let known: crate::feed::live::UnitIds = map.ids().map(str::to_owned).collect();
         let feed_rx = crate::feed::live::spawn(options.clone(), Some(Arc::new(known)));
         let (tx, rx) = crossbeam_channel::unbounded();
         let wake = waker.clone();

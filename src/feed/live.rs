@@ -341,10 +341,16 @@ const RESTART_MIN: Duration = Duration::from_secs(1);
 /// restarted after [`RESTART_MIN`] again.
 const RESTART_MAX: Duration = Duration::from_secs(60);
 
+/// The map's unit ids, as the client checks every score of every event against them: hashed
+/// with foldhash (collect one with `.collect()`; the standard hasher costs more than the check).
+pub type UnitIds = HashSet<String, foldhash::fast::RandomState>;
+
 /// Starts the client on its own thread. Updates arrive on the returned channel; the thread
 /// ends when the receiver is dropped (noticed at its next message, so up to 60 s later while
 /// waiting to restart), or when the HTTP client cannot be built (a bad CA
 /// bundle: the last message is then `State(Retrying)` with an infinite `retry_in`).
+///
+/// `known_units` (the map's ids) lets it refuse scores and alerts of units not on the map.
 ///
 /// The client runs under a supervisor: should it panic, the supervisor sends
 /// `State(ConnState::FeedError { message, restart_in })`, waits `restart_in` seconds (1 s,
@@ -352,7 +358,7 @@ const RESTART_MAX: Duration = Duration::from_secs(60);
 ///
 /// # Panics
 /// When the operating system cannot start a thread.
-pub fn spawn(options: LiveOptions, known_units: Option<Arc<HashSet<String>>>) -> Receiver<FeedMsg> {
+pub fn spawn(options: LiveOptions, known_units: Option<Arc<UnitIds>>) -> Receiver<FeedMsg> {
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::Builder::new().name("live-feed".into()).spawn(move || supervise(&options, known_units.as_ref(), &tx)).expect("spawn live-feed thread");
     rx
@@ -360,7 +366,7 @@ pub fn spawn(options: LiveOptions, known_units: Option<Arc<HashSet<String>>>) ->
 
 /// Runs the client, each time on a fresh tokio runtime, until it returns; restarts it with
 /// backoff after a panic.
-fn supervise(options: &LiveOptions, known: Option<&Arc<HashSet<String>>>, tx: &Sender<FeedMsg>) {
+fn supervise(options: &LiveOptions, known: Option<&Arc<UnitIds>>, tx: &Sender<FeedMsg>) {
     let mut delay = RESTART_MIN;
     loop {
         let started = Instant::now();
@@ -436,7 +442,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 struct Client {
     http: reqwest::Client,
     options: LiveOptions,
-    known: Option<Arc<HashSet<String>>>,
+    known: Option<Arc<UnitIds>>,
     tx: Sender<FeedMsg>,
     /// The newest `retry:` field the event stream sent, milliseconds (servers usually send it
     /// in a block without data; the parser reports it all the same).
@@ -676,7 +682,7 @@ fn check_status(resp: &reqwest::Response) -> Result<(), FeedError> {
     Ok(())
 }
 
-async fn run(options: LiveOptions, known: Option<Arc<HashSet<String>>>, tx: Sender<FeedMsg>) {
+async fn run(options: LiveOptions, known: Option<Arc<UnitIds>>, tx: Sender<FeedMsg>) {
     let http = match build_client(&options) {
         Ok(c) => c,
         Err(e) => {

@@ -244,7 +244,12 @@ impl SseParser {
         }
         // CR, LF and ':' are ASCII, and no UTF-8 sequence, valid or not, spans them, so
         // decoding whole lines is the same as decoding the stream, then splitting it.
-        let text = String::from_utf8_lossy(line);
+        // Valid UTF-8 (nearly always) is checked by the standard library's fast path; only a
+        // line with invalid bytes pays for the replacement.
+        let text = match std::str::from_utf8(line) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(line),
+        };
         if let Some(comment) = text.strip_prefix(':') {
             out.push(SseItem::Comment(comment.to_owned()));
             return Ok(());

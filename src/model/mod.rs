@@ -20,6 +20,6 @@ pub use incident::{Overdue, Sla, SlaLimit, StageTimes, closed_on_time, deadline,
 pub use period::{EfficiencyRow, Period, PeriodRow, disposal_efficiency, period_ranking};
 pub use ramp::{ColourRamp, LEVEL_COLOURS, RampError, RampStop, parse_hex};
 pub use score::{Level, LevelThresholds, RiskScore, ScoreError};
-pub use store::{HISTORY_LEN, MAX_ALERTS, Rejected, RiskState, UnitState};
+pub use store::{HISTORY_LEN, HISTORY_STEP_S, MAX_ALERTS, Rejected, RiskState, UnitState};
 pub use time::{BEIJING, beijing};
 pub use transition::{Transition, smoothstep};

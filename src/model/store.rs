@@ -1,17 +1,29 @@
 //! The risk state: the newest score of every unit and the alerts, as feeds apply updates.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Alerts a state keeps: beyond this the oldest are dropped, so a wall running for months
 /// holds a bounded number (newest first on screen; MTTR over those kept).
 pub const MAX_ALERTS: usize = 5000;
 
 use chrono::{DateTime, FixedOffset};
+use smol_str::SmolStr;
 
 use super::{Alert, AlertStatus, RiskScore, StageTimes};
 
-/// How many points of score history a unit keeps (24 h at one update per 5 minutes).
+/// How many points of score history a unit keeps (24 h at one point per [`HISTORY_STEP_S`]).
 pub const HISTORY_LEN: usize = 288;
+
+/// The history's resolution, in seconds: a unit keeps one point per step of the clock (steps
+/// counted from the Unix epoch, so 5-minute steps start on the 5 minutes), its newest score in
+/// that step. A feed that updates every second therefore still shows 24 h of trend, not the
+/// last [`HISTORY_LEN`] seconds.
+pub const HISTORY_STEP_S: i64 = 300;
+
+/// Whether two times fall in the same history step ([`HISTORY_STEP_S`]).
+fn same_step(a: DateTime<FixedOffset>, b: DateTime<FixedOffset>) -> bool {
+    a.timestamp().div_euclid(HISTORY_STEP_S) == b.timestamp().div_euclid(HISTORY_STEP_S)
+}
 
 /// What is known about one unit.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,9 +33,10 @@ pub struct UnitState {
     pub score: Option<RiskScore>,
     /// When the newest update, a score or a clear, was computed (the record's timestamp).
     pub as_of: Option<DateTime<FixedOffset>>,
-    /// Past totals, oldest first, at most [`HISTORY_LEN`]: `Some(total)` for a score, `None`
-    /// where the unit went to no data (a clear), so a chart can leave a gap there. A gap is
-    /// recorded once, however many clears follow, and only after a score.
+    /// Past totals, oldest first, at most [`HISTORY_LEN`] and one score per [`HISTORY_STEP_S`]
+    /// (the step's newest, at its time): `Some(total)` for a score, `None` where the unit went
+    /// to no data (a clear), so a chart can leave a gap there. A gap is recorded once, however
+    /// many clears follow, and only after a score.
     pub history: VecDeque<(DateTime<FixedOffset>, Option<f32>)>,
 }
 
@@ -61,7 +74,10 @@ pub enum Rejected {
 /// never overwrite newer data.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RiskState {
-    units: BTreeMap<String, UnitState>,
+    /// By unit id; hashed (foldhash), since a live feed looks up hundreds of units per event
+    /// and a tree's string comparisons cost more than applying the scores. Ids up to 23 bytes
+    /// (every id we have seen) sit inline in the table, so a lookup reads no other memory.
+    units: HashMap<SmolStr, UnitState, foldhash::fast::RandomState>,
     alerts: BTreeMap<String, Alert>,
     /// Alert ids in arrival order (the newest [`MAX_ALERTS`]).
     alert_order: VecDeque<String>,
@@ -107,7 +123,7 @@ impl RiskState {
         // One lookup for a unit already seen (the common case: every unit, every few minutes).
         let applied = match self.units.get_mut(unit) {
             Some(state) => Self::put_score(state, at, score),
-            None => Self::put_score(self.units.entry(unit.to_owned()).or_default(), at, score),
+            None => Self::put_score(self.units.entry(SmolStr::new(unit)).or_default(), at, score),
         };
         if applied {
             self.touch(at);
@@ -116,12 +132,13 @@ impl RiskState {
     }
 
     /// Puts a score into one unit's state unless it shows a newer update; an update at the
-    /// same time replaces the shown one (its history entry too).
+    /// same time replaces the shown one (its history entry too), and a score in the same
+    /// history step as the last score replaces that point.
     fn put_score(state: &mut UnitState, at: DateTime<FixedOffset>, score: RiskScore) -> bool {
         if state.as_of.is_some_and(|shown| at < shown) {
             return false;
         }
-        if state.history.back().is_some_and(|&(t, _)| t == at) {
+        if state.history.back().is_some_and(|&(t, v)| t == at || (v.is_some() && same_step(t, at))) {
             state.history.pop_back();
         }
         state.history.push_back((at, Some(score.total)));
@@ -173,7 +190,7 @@ impl RiskState {
     fn update_slot(&mut self, unit: &str, at: DateTime<FixedOffset>) -> &mut UnitState {
         // Look up before inserting: the id is copied only for a unit seen the first time.
         if !self.units.contains_key(unit) {
-            self.units.insert(unit.to_owned(), UnitState::default());
+            self.units.insert(SmolStr::new(unit), UnitState::default());
         }
         let state = self.units.get_mut(unit).expect("inserted above");
         if state.history.back().is_some_and(|&(t, _)| t == at) {
@@ -305,7 +322,7 @@ impl RiskState {
         self.units.get(id).and_then(|u| u.score)
     }
 
-    /// All units with state, by id.
+    /// All units with state, with their ids, in no particular order (sort them to show them).
     pub fn units(&self) -> impl Iterator<Item = (&str, &UnitState)> {
         self.units.iter().map(|(k, v)| (k.as_str(), v))
     }
@@ -370,6 +387,29 @@ mod tests {
         s.apply_score("1", t("2026-11-29T00:00:05Z"), score(31.0)).unwrap();
         assert_eq!(s.unit("1").unwrap().history.len(), 1);
         assert_eq!(s.score("1").unwrap().total, 31.0);
+    }
+
+    #[test]
+    fn a_unit_updated_every_second_keeps_one_point_per_step_and_its_trend() {
+        let mut s = RiskState::new();
+        let start = t("2026-11-29T08:00:00+08:00");
+        // Two hours at one score a second: 20 below 10:00, then 40.
+        for i in 0..7200 {
+            let v = if i < 3600 { 20.0 } else { 40.0 };
+            assert!(s.offer_score("1", start + chrono::TimeDelta::seconds(i), score(v)));
+        }
+        let u = s.unit("1").unwrap();
+        assert_eq!(u.history.len(), 24, "one point per 5 minutes");
+        // Each point is its step's newest score, at that score's time.
+        assert_eq!(u.history[0], (t("2026-11-29T08:04:59+08:00"), Some(20.0)));
+        assert_eq!(u.history.back().copied(), Some((t("2026-11-29T09:59:59+08:00"), Some(40.0))));
+        assert_eq!(crate::model::trend(u.history.iter().copied()), 20.0, "the hour's rise, not 0 from a history of the last 288 s");
+        // A gap stays a point of its own within a step.
+        s.clear_score("1", t("2026-11-29T10:00:01+08:00")).unwrap();
+        s.offer_score("1", t("2026-11-29T10:00:02+08:00"), score(30.0));
+        s.offer_score("1", t("2026-11-29T10:00:03+08:00"), score(31.0));
+        let tail: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().rev().take(3).map(|(_, v)| *v).collect();
+        assert_eq!(tail, [Some(31.0), None, Some(40.0)]);
     }
 
     #[test]
