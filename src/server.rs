@@ -32,11 +32,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -418,6 +417,7 @@ pub async fn start_gateway(mut store: Store, mut options: GatewayOptions, addr: 
     let player = options.player.take();
     let shared = Arc::new(Shared {
         store: Mutex::new(store),
+        waiting: Mutex::new(Vec::new()),
         recent: RwLock::new(Recent::default()),
         newest,
         shutdown: shutdown.clone(),
@@ -448,11 +448,47 @@ pub async fn start_gateway(mut store: Store, mut options: GatewayOptions, addr: 
     Ok(ServerHandle { addr, task, helpers, shutdown })
 }
 
-/// The newest events, contiguous by id, shared by every event stream so that a batch read
-/// once from the store reaches every subscriber without a query each.
+/// One stored event as the event stream sends it: its `id:`, `event:` and `data:` lines and the
+/// blank line that ends it, encoded once and shared (a reference count, no copy) by every
+/// subscriber.
+#[derive(Clone, Debug)]
+struct Frame {
+    id: u64,
+    bytes: Bytes,
+}
+
+impl Frame {
+    /// Encodes `e` per the SSE format: one `data:` line per line of its data (the store's data
+    /// is one line of JSON; a line break in it, CR, LF or CRLF, starts another `data:` line, so
+    /// the client reads back the same text with LF).
+    fn encode(e: &StoredEvent) -> Frame {
+        let mut out = String::with_capacity(e.data.len() + e.kind.len() + 48);
+        out.push_str("id: ");
+        out.push_str(&e.id.to_string());
+        out.push_str("\nevent: ");
+        out.push_str(e.kind.lines().next().unwrap_or(""));
+        out.push('\n');
+        for line in e.data.split('\n') {
+            for part in line.strip_suffix('\r').unwrap_or(line).split('\r') {
+                out.push_str("data: ");
+                out.push_str(part);
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+        Frame { id: e.id, bytes: Bytes::from(out) }
+    }
+}
+
+/// The keep-alive an idle event stream sends: a comment line.
+const KEEP_ALIVE_FRAME: &[u8] = b":\n\n";
+
+/// The newest events, contiguous by id and encoded for the stream, shared by every event stream
+/// so that a batch read once from the store reaches every subscriber without a query or an
+/// encoding each.
 #[derive(Default)]
 struct Recent {
-    events: VecDeque<Arc<StoredEvent>>,
+    events: VecDeque<Frame>,
     bytes: usize,
 }
 
@@ -465,8 +501,9 @@ impl Recent {
                 Some(b) if e.id != b.id + 1 => self.clear(),
                 _ => {}
             }
-            self.bytes += e.data.len();
-            self.events.push_back(Arc::new(e));
+            let frame = Frame::encode(&e);
+            self.bytes += frame.bytes.len();
+            self.events.push_back(frame);
             while self.events.len() > RECENT_EVENTS || self.bytes > RECENT_BYTES {
                 self.pop();
             }
@@ -475,7 +512,7 @@ impl Recent {
 
     fn pop(&mut self) {
         if let Some(e) = self.events.pop_front() {
-            self.bytes -= e.data.len();
+            self.bytes -= e.bytes.len();
         }
     }
 
@@ -494,7 +531,7 @@ impl Recent {
 
     /// Up to `limit` events after `after` when the cache holds the one right after it; `None`
     /// when it does not (the store must answer).
-    fn after(&self, after: u64, limit: usize) -> Option<Vec<Arc<StoredEvent>>> {
+    fn after(&self, after: u64, limit: usize) -> Option<Vec<Frame>> {
         let front = self.events.front()?.id;
         let skip = after.checked_add(1)?.checked_sub(front)?;
         let skip = usize::try_from(skip).ok()?;
@@ -504,6 +541,8 @@ impl Recent {
 
 struct Shared {
     store: Mutex<Store>,
+    /// Ingest batches waiting for the store, stored together by the next request to take it.
+    waiting: Mutex<Vec<Waiting>>,
     recent: RwLock<Recent>,
     /// The newest event id; subscribers wait on it.
     newest: tokio::sync::watch::Sender<u64>,
@@ -569,20 +608,52 @@ impl Shared {
 /// # Errors
 /// A 500 [`ApiError`] when the store fails (the batch is then not stored) or a lock is
 /// poisoned.
-fn ingest_batch(shared: &Shared, records: &[Value]) -> Result<IngestReport, ApiError> {
-    let mut store = shared.store()?;
-    let known = |id: &str| shared.has_unit(id);
-    let known: Option<&dyn Fn(&str) -> bool> = if shared.known.is_empty() { None } else { Some(&known) };
-    let report = store.ingest(records, known)?;
-    if let Some(first) = report.first_event_id {
-        let fresh = store.events_after(first.saturating_sub(1), usize::MAX)?;
-        shared.publish(&store, fresh)?;
+fn ingest_batch(shared: &Shared, records: Vec<Value>) -> Result<IngestReport, ApiError> {
+    // A group commit: the batch waits in the queue; whichever request takes the store next
+    // (this one, or one already waiting for it) stores every waiting batch in one transaction
+    // with one fsync, and answers each. Under load, batches that arrive while one is being
+    // stored share the next commit instead of queueing for a commit each.
+    let (reply, answer) = std::sync::mpsc::channel();
+    shared.waiting.lock().map_err(|_| ApiError::internal("the ingest queue's lock is poisoned; restart the gateway"))?.push(Waiting { records, reply });
+    {
+        let mut store = shared.store()?;
+        let group = std::mem::take(&mut *shared.waiting.lock().map_err(|_| ApiError::internal("the ingest queue's lock is poisoned; restart the gateway"))?);
+        if !group.is_empty() {
+            let known = |id: &str| shared.has_unit(id);
+            let known: Option<&dyn Fn(&str) -> bool> = if shared.known.is_empty() { None } else { Some(&known) };
+            let batches: Vec<&[Value]> = group.iter().map(|w| w.records.as_slice()).collect();
+            let outcome = store.ingest_group(&batches, known, Utc::now()).map_err(ApiError::from).and_then(|mut done| {
+                let fresh: Vec<StoredEvent> = done.iter_mut().flat_map(|(_, events)| std::mem::take(events)).collect();
+                if !fresh.is_empty() {
+                    shared.publish(&store, fresh)?;
+                }
+                Ok(done)
+            });
+            match outcome {
+                Ok(done) => {
+                    for (w, (report, _)) in group.into_iter().zip(done) {
+                        let _ = w.reply.send(Ok(report));
+                    }
+                }
+                Err(e) => {
+                    for w in group {
+                        let _ = w.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
     }
-    Ok(report)
+    answer.recv().map_err(|_| ApiError::internal("the batch was taken for storing but never answered"))?
+}
+
+/// An ingest batch waiting for the store (see `ingest_batch`), with where its answer goes.
+struct Waiting {
+    records: Vec<Value>,
+    reply: std::sync::mpsc::Sender<Result<IngestReport, ApiError>>,
 }
 
 /// An error answer: a status and `{"error": message}`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ApiError {
     status: StatusCode,
     message: String,
@@ -759,9 +830,9 @@ async fn play(shared: Arc<Shared>, player: Player) {
         }
         let result = blocking(&shared, move |shared| {
             let mut refused = Vec::new();
-            for (line, records) in &batches {
+            for (line, records) in batches {
                 let report = ingest_batch(shared, records)?;
-                refused.extend(report.rejected.into_iter().map(|r| (*line, r.reason)));
+                refused.extend(report.rejected.into_iter().map(|r| (line, r.reason)));
             }
             Ok(refused)
         })
@@ -1068,13 +1139,19 @@ async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri)
     .await?;
     let rx = shared.newest.subscribe();
     let stop = shared.shutdown.subscribe();
-    let state = Follow { shared: Arc::clone(&shared), after: start, rx, stop, buf: VecDeque::new() };
+    let keep_alive = shared.options.keep_alive;
+    let state = Follow { shared: Arc::clone(&shared), after: start, rx, stop, buf: VecDeque::new(), keep_alive };
     let stream = stream::unfold(state, |mut f| async move {
-        let event = f.next().await?;
-        let sse = Event::default().id(event.id.to_string()).event(event.kind.as_str()).data(event.data.as_str());
-        Some((Ok::<_, std::convert::Infallible>(sse), f))
+        let bytes = f.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(bytes), f))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(shared.options.keep_alive)).into_response())
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    // A reverse proxy (nginx) in front must pass events on as they come.
+    headers.insert("x-accel-buffering", header::HeaderValue::from_static("no"));
+    Ok(response)
 }
 
 /// One subscriber's place in the event log.
@@ -1084,20 +1161,23 @@ struct Follow {
     after: u64,
     rx: tokio::sync::watch::Receiver<u64>,
     stop: tokio::sync::watch::Receiver<bool>,
-    buf: VecDeque<Arc<StoredEvent>>,
+    buf: VecDeque<Frame>,
+    /// How long the stream may be silent before a keep-alive comment.
+    keep_alive: Duration,
 }
 
 impl Follow {
-    /// The next event, from the shared cache or the store; `None` ends the stream (shutdown,
-    /// a gap, or a store failure).
-    async fn next(&mut self) -> Option<Arc<StoredEvent>> {
+    /// The next bytes to send: an event from the shared cache or the store, or a keep-alive
+    /// after `keep_alive` without one; `None` ends the stream (shutdown, a gap, or a store
+    /// failure).
+    async fn next(&mut self) -> Option<Bytes> {
         loop {
             if *self.stop.borrow() {
                 return None;
             }
             if let Some(e) = self.buf.pop_front() {
                 self.after = e.id;
-                return Some(e);
+                return Some(e.bytes);
             }
             let newest = *self.rx.borrow_and_update();
             if self.after < newest {
@@ -1117,7 +1197,7 @@ impl Follow {
                         if oldest.is_none_or(|o| after.saturating_add(1) < o) {
                             return None;
                         }
-                        events.into_iter().map(Arc::new).collect()
+                        events.iter().map(Frame::encode).collect()
                     }
                 };
                 if events.is_empty() {
@@ -1129,6 +1209,7 @@ impl Follow {
             tokio::select! {
                 changed = self.rx.changed() => if changed.is_err() { return None; },
                 _ = self.stop.changed() => return None,
+                () = tokio::time::sleep(self.keep_alive) => return Some(Bytes::from_static(KEEP_ALIVE_FRAME)),
             }
         }
     }
@@ -1298,8 +1379,8 @@ async fn ingest(State(shared): State<Arc<Shared>>, Extension(caller): Extension<
     let result = match read_body(request.into_body(), cap, shared.options.body_timeout).await {
         Ok(body) => {
             blocking(&shared, move |shared| {
-                let parsed = parse_batch(&body, max_batch)?;
-                let stored = ingest_batch(shared, &parsed.values)?;
+                let mut parsed = parse_batch(&body, max_batch)?;
+                let stored = ingest_batch(shared, std::mem::take(&mut parsed.values))?;
                 Ok(parsed.merge(stored))
             })
             .await
@@ -1430,6 +1511,18 @@ mod tests {
     }
 
     #[test]
+    fn an_event_frame_reads_back_as_the_stored_event() {
+        let e = StoredEvent { id: 42, kind: "score".into(), data: "{\"a\":1}".into() };
+        assert_eq!(&Frame::encode(&e).bytes[..], b"id: 42\nevent: score\ndata: {\"a\":1}\n\n");
+        // Line breaks of every kind in the data come back as LF, through our own parser.
+        let odd = StoredEvent { id: 7, kind: "alert".into(), data: "one\r\ntwo\rthree\nfour".into() };
+        let mut parser = crate::feed::sse::SseParser::new(1 << 20);
+        let items = parser.feed(&Frame::encode(&odd).bytes).unwrap();
+        let [crate::feed::sse::SseItem::Event(got)] = &items[..] else { panic!("{items:?}") };
+        assert_eq!((got.id.as_str(), got.event.as_str(), got.data.as_str()), ("7", "alert", "one\ntwo\nthree\nfour"));
+    }
+
+    #[test]
     fn the_event_cache_stays_contiguous() {
         let ev = |id: u64| StoredEvent { id, kind: "score".into(), data: "{}".into() };
         let mut r = Recent::default();
@@ -1444,6 +1537,8 @@ mod tests {
         assert_eq!(r.after(7, 10).map(|v| v.len()), Some(1));
         r.drop_before(Some(9));
         assert!(r.events.is_empty() && r.bytes == 0);
+        r.extend(vec![ev(9)]);
+        assert_eq!(r.bytes, "id: 9\nevent: score\ndata: {}\n\n".len(), "the cache counts the encoded bytes");
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //!
 //! The load benchmark is ignored by default: `cargo test --test gateway -- --ignored
 //! --nocapture load` (`SW_LOAD_SECS` sets its length, default 20 s; `SW_LOAD_WALLS` the number
-//! of walls, default 50).
+//! of walls, default 50; `SW_LOAD_RATE` the score records/s offered, default 20,000, 0 for as
+//! fast as the clients can).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -560,7 +561,7 @@ fn the_wall_client_resumes_across_a_gateway_restart_without_a_new_snapshot() {
     o.backoff_max = Duration::from_millis(500);
     o.request_timeout = Duration::from_secs(3);
     o.idle_timeout = Duration::from_secs(30);
-    let rx = live::spawn(o, Some(Arc::new(units.iter().cloned().collect::<HashSet<_>>())));
+    let rx = live::spawn(o, Some(Arc::new(units.iter().cloned().collect::<live::UnitIds>())));
     let mut seen: Vec<FeedMsg> = Vec::new();
     let mut state = RiskState::new();
     // Folds messages in until `done` holds, for at most `limit`.
@@ -782,6 +783,13 @@ fn the_ingest_command_retries_reports_refused_lines_and_fails_clearly() {
 /// records/s acknowledged and the p50/p99 delay from sending a batch to a wall receiving it
 /// (each batch's score time is its send time), then checks every wall ends with the store's
 /// snapshot.
+///
+/// The clients offer a fixed rate (`SW_LOAD_RATE`, default 20,000 records/s), each on its own
+/// schedule whatever the answers take (open loop, as a platform's exporters would push): a
+/// gateway that cannot keep up acknowledges less than was offered and its delays grow without
+/// bound, so both figures are checked at the same offered load. `SW_LOAD_RATE=0` sends as fast
+/// as the answers come (closed loop) for the most the gateway acknowledges; delays then measure
+/// the queue the clients keep full, not the gateway.
 #[test]
 #[ignore = "load benchmark: prints figures"]
 fn load() {
@@ -790,8 +798,9 @@ fn load() {
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
     let secs = env("SW_LOAD_SECS", 20);
     let walls_n = env("SW_LOAD_WALLS", 50) as usize;
+    let rate = env("SW_LOAD_RATE", 20_000);
     let units: Vec<UnitInfo> = (0..UNITS).map(|i| UnitInfo { id: format!("L{i:03}"), name: format!("负载{i}"), kind: "街道".into(), location: None }).collect();
-    let ids: Arc<HashSet<String>> = Arc::new(units.iter().map(|u| u.id.clone()).collect());
+    let ids: Arc<live::UnitIds> = Arc::new(units.iter().map(|u| u.id.clone()).collect());
     let dir = scratch("load");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = Store::open(Some(&dir.join("gateway.sqlite3"))).unwrap();
@@ -799,17 +808,31 @@ fn load() {
     options.audit = false;
     let handle = rt.block_on(server::start_gateway(store, options, "127.0.0.1:0".parse().unwrap())).unwrap();
     let addr = handle.addr;
-    // A first batch, so the walls start from a snapshot.
     let now_us = || Utc::now().timestamp_micros();
-    let make = move |k: u64, n: u64| -> Vec<u8> {
+    // One batch as an exporter would write it (text, not a JSON tree built first: the
+    // platform's CPU is not this machine's in production, so the clients here cost little).
+    let make = move |k: u64, n: u64| -> (i64, Vec<u8>) {
         // Distinct times across clients: the send time in µs, rounded down to a multiple of
         // CLIENTS, plus the client's number.
         let t_us = now_us() / CLIENTS as i64 * CLIENTS as i64 + k as i64;
         let time = DateTime::from_timestamp_micros(t_us).unwrap().with_timezone(&situation_wall::model::BEIJING).to_rfc3339();
-        let records: Vec<Value> = (0..UNITS).map(|u| score(&format!("L{u:03}"), &time, ((n as usize * 7 + u) % 100) as f64)).collect();
-        Value::Array(records).to_string().into_bytes()
+        let mut body = String::with_capacity(UNITS * 120);
+        body.push('[');
+        for u in 0..UNITS {
+            use std::fmt::Write as _;
+            let total = (n as usize * 7 + u) % 100;
+            let sep = if u == 0 { "" } else { "," };
+            let _ = write!(
+                body,
+                r#"{sep}{{"type":"score","unit":"L{u:03}","time":"{time}","total":{total},"threat":{},"asset":10,"compliance":20}}"#,
+                total as f64 / 2.0
+            );
+        }
+        body.push(']');
+        (t_us, body.into_bytes())
     };
-    assert_eq!(post(addr, &make(0, 0), None).unwrap().status, 200);
+    // A first batch, so the walls start from a snapshot.
+    assert_eq!(post(addr, &make(0, 0).1, None).unwrap().status, 200);
     // The score time (µs) of the last batch, once sent: each wall stops when it has it.
     let last_time: Arc<Mutex<Option<i64>>> = Arc::default();
     let walls: Vec<_> = (0..walls_n)
@@ -840,29 +863,48 @@ fn load() {
         .collect();
     std::thread::sleep(Duration::from_secs(3));
     let began = Instant::now();
+    let cpu_began = cpu_seconds();
     let deadline = began + Duration::from_secs(secs);
+    // Each client's interval between batches at the offered rate (zero: none).
+    let interval = if rate == 0 { Duration::ZERO } else { Duration::from_secs_f64((UNITS as u64 * CLIENTS) as f64 / rate as f64) };
     let clients: Vec<_> = (0..CLIENTS)
         .map(|k| {
             std::thread::spawn(move || {
-                let mut acked = 0u64;
+                let (mut acked, mut sent, mut answer_ms) = (0u64, 0u64, Vec::new());
+                // Clients start spread over one interval, so the batches arrive evenly.
+                let mut next = began + interval.mul_f64(k as f64 / CLIENTS as f64);
                 let mut n = 1;
-                while Instant::now() < deadline {
-                    if post(addr, &make(k, n), None).is_ok_and(|r| r.status == 200) {
+                while next < deadline {
+                    if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    sent += UNITS as u64;
+                    let body = make(k, n).1;
+                    let asked = Instant::now();
+                    if post(addr, &body, None).is_ok_and(|r| r.status == 200) {
                         acked += UNITS as u64;
+                        answer_ms.push(asked.elapsed().as_secs_f64() * 1000.0);
                     }
                     n += 1;
+                    next = if rate == 0 { Instant::now() } else { next + interval };
                 }
-                acked
+                (sent, acked, answer_ms)
             })
         })
         .collect();
-    let acked: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    let (mut sent, mut acked, mut answers) = (0, 0, Vec::new());
+    for c in clients {
+        let (s, a, ms) = c.join().unwrap();
+        (sent, acked) = (sent + s, acked + a);
+        answers.extend(ms);
+    }
+    answers.sort_by(f64::total_cmp);
     let elapsed = began.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_began;
     // A last batch, newer than all: the walls are done when they have it.
-    let last = make(0, u64::from(u32::MAX));
-    let last_us = serde_json::from_slice::<Value>(&last).ok().and_then(|v| v[0]["time"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok())).unwrap();
+    let (last_us, last) = make(0, u64::from(u32::MAX));
     assert_eq!(post(addr, &last, None).unwrap().status, 200);
-    *last_time.lock().unwrap() = Some(last_us.timestamp_micros());
+    *last_time.lock().unwrap() = Some(last_us);
     let snap = get(addr, "/api/v1/scores", None).json();
     let want: HashMap<String, f32> =
         snap["scores"].as_array().unwrap().iter().map(|s| (s["unit"].as_str().unwrap().to_owned(), s["total"].as_f64().unwrap() as f32)).collect();
@@ -875,16 +917,33 @@ fn load() {
         all.extend(delays);
     }
     all.sort_by(f64::total_cmp);
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(f64::NAN);
+    let pct_of = |v: &[f64], p: f64| v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1))).copied().unwrap_or(f64::NAN);
+    let pct = |p: f64| pct_of(&all, p);
+    let offered = if rate == 0 { "as fast as answered".to_owned() } else { format!("{rate} records/s offered") };
     println!(
-        "load: {acked} records acknowledged in {elapsed:.1} s = {:.0} records/s ({CLIENTS} clients, batches of {UNITS}); {} deliveries to {walls_n} walls, ingest-to-delivery p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "load: {offered}; {acked} of {sent} records acknowledged in {elapsed:.1} s = {:.0} records/s ({CLIENTS} clients, batches of {UNITS}); answered (stored, fsync'd) in p50 {:.1} ms, p99 {:.1} ms; CPU {cpu:.1} s = {:.0} % of one core, {:.1} µs per record; {} deliveries to {walls_n} walls, ingest-to-delivery p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         acked as f64 / elapsed,
+        pct_of(&answers, 0.5),
+        pct_of(&answers, 0.99),
+        cpu / elapsed * 100.0,
+        cpu * 1e6 / acked.max(1) as f64,
         all.len(),
         pct(0.5),
         pct(0.99),
         all.last().copied().unwrap_or(f64::NAN)
     );
     handle.abort();
+}
+
+/// CPU time this process has used (user and system, all threads), seconds; 0 where
+/// `/proc/self/stat` cannot be read.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces): utime and
+    // stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: Vec<f64> = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
+    ticks.iter().sum::<f64>() / 100.0
 }
 
 /// `serve --tls-cert/--tls-key` serves HTTPS with the given certificate: the wall's own client,
