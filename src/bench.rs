@@ -298,7 +298,9 @@ pub fn bench_updates(label: &str, ids: &[String], changed: usize, budget: Durati
     let dt = 1.0 / 60.0;
     let (mut apply, mut retarget, mut step, mut total) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let repetitions = repeat(budget, |rep| {
-        at += TimeDelta::seconds(1);
+        // One history step on: each update adds a point and drops the oldest (the worst case;
+        // updates within one step replace the step's point instead).
+        at += TimeDelta::seconds(crate::model::HISTORY_STEP_S);
         let first = rep * changed;
         let t0 = Instant::now();
         for j in 0..changed {

@@ -69,7 +69,7 @@ const STATS_FOR: Duration = Duration::from_secs(5);
 const STREAM_CHUNK: usize = 500;
 /// Newest events kept in memory for the event streams: at most this many...
 const RECENT_EVENTS: usize = 4096;
-/// ...and at most this many bytes of event data.
+/// ...and at most this many bytes of encoded events (their SSE frames).
 const RECENT_BYTES: usize = 64 << 20;
 
 /// How the reference server runs: a recording played into an in-memory store. Kept for the
@@ -458,9 +458,9 @@ struct Frame {
 }
 
 impl Frame {
-    /// Encodes `e` per the SSE format: one `data:` line per line of its data (the store's data
-    /// is one line of JSON; a line break in it, CR, LF or CRLF, starts another `data:` line, so
-    /// the client reads back the same text with LF).
+    /// Encodes `e` per the SSE format: one `data:` line per line of its data. The store's data
+    /// is one line of JSON; a line break in it (CR, LF or CRLF) starts another `data:` line, so
+    /// a client reads back the same text with every line break as LF.
     fn encode(e: &StoredEvent) -> Frame {
         let mut out = String::with_capacity(e.data.len() + e.kind.len() + 48);
         out.push_str("id: ");
@@ -468,12 +468,16 @@ impl Frame {
         out.push_str("\nevent: ");
         out.push_str(e.kind.lines().next().unwrap_or(""));
         out.push('\n');
-        for line in e.data.split('\n') {
-            for part in line.strip_suffix('\r').unwrap_or(line).split('\r') {
-                out.push_str("data: ");
-                out.push_str(part);
-                out.push('\n');
-            }
+        // Every line break (CRLF, CR or LF) as LF, then one `data:` line per line.
+        let data = if e.data.contains('\r') {
+            std::borrow::Cow::Owned(e.data.replace("\r\n", "\n").replace('\r', "\n"))
+        } else {
+            std::borrow::Cow::Borrowed(e.data.as_str())
+        };
+        for line in data.split('\n') {
+            out.push_str("data: ");
+            out.push_str(line);
+            out.push('\n');
         }
         out.push('\n');
         Frame { id: e.id, bytes: Bytes::from(out) }
@@ -613,36 +617,50 @@ fn ingest_batch(shared: &Shared, records: Vec<Value>) -> Result<IngestReport, Ap
     // (this one, or one already waiting for it) stores every waiting batch in one transaction
     // with one fsync, and answers each. Under load, batches that arrive while one is being
     // stored share the next commit instead of queueing for a commit each.
+    let queue_poisoned = || ApiError::internal("the ingest queue's lock is poisoned; restart the gateway");
     let (reply, answer) = std::sync::mpsc::channel();
-    shared.waiting.lock().map_err(|_| ApiError::internal("the ingest queue's lock is poisoned; restart the gateway"))?.push(Waiting { records, reply });
-    {
-        let mut store = shared.store()?;
-        let group = std::mem::take(&mut *shared.waiting.lock().map_err(|_| ApiError::internal("the ingest queue's lock is poisoned; restart the gateway"))?);
-        if !group.is_empty() {
-            let known = |id: &str| shared.has_unit(id);
-            let known: Option<&dyn Fn(&str) -> bool> = if shared.known.is_empty() { None } else { Some(&known) };
-            let batches: Vec<&[Value]> = group.iter().map(|w| w.records.as_slice()).collect();
-            let outcome = store.ingest_group(&batches, known, Utc::now()).map_err(ApiError::from).and_then(|mut done| {
-                let fresh: Vec<StoredEvent> = done.iter_mut().flat_map(|(_, events)| std::mem::take(events)).collect();
-                if !fresh.is_empty() {
-                    shared.publish(&store, fresh)?;
+    shared.waiting.lock().map_err(|_| queue_poisoned())?.push(Waiting { records, reply });
+    let store = shared.store();
+    // Stored by another request's commit while this one waited for the store: done.
+    if let Ok(done) = answer.try_recv() {
+        return done;
+    }
+    let group = std::mem::take(&mut *shared.waiting.lock().map_err(|_| queue_poisoned())?);
+    let mut store = match store {
+        Ok(store) => store,
+        Err(e) => {
+            // Nobody can store them: answer every waiting batch (its memory goes with it).
+            for w in group {
+                let _ = w.reply.send(Err(e.clone()));
+            }
+            return answer.try_recv().unwrap_or(Err(e));
+        }
+    };
+    if !group.is_empty() {
+        let known = |id: &str| shared.has_unit(id);
+        let known: Option<&dyn Fn(&str) -> bool> = if shared.known.is_empty() { None } else { Some(&known) };
+        let batches: Vec<&[Value]> = group.iter().map(|w| w.records.as_slice()).collect();
+        let outcome = store.ingest_group(&batches, known, Utc::now()).map_err(ApiError::from).and_then(|mut done| {
+            let fresh: Vec<StoredEvent> = done.iter_mut().flatten().flat_map(|(_, events)| std::mem::take(events)).collect();
+            if !fresh.is_empty() {
+                shared.publish(&store, fresh)?;
+            }
+            Ok(done)
+        });
+        match outcome {
+            Ok(done) => {
+                for (w, batch) in group.into_iter().zip(done) {
+                    let _ = w.reply.send(batch.map(|(report, _)| report).map_err(ApiError::from));
                 }
-                Ok(done)
-            });
-            match outcome {
-                Ok(done) => {
-                    for (w, (report, _)) in group.into_iter().zip(done) {
-                        let _ = w.reply.send(Ok(report));
-                    }
-                }
-                Err(e) => {
-                    for w in group {
-                        let _ = w.reply.send(Err(e.clone()));
-                    }
+            }
+            Err(e) => {
+                for w in group {
+                    let _ = w.reply.send(Err(e.clone()));
                 }
             }
         }
     }
+    drop(store);
     answer.recv().map_err(|_| ApiError::internal("the batch was taken for storing but never answered"))?
 }
 
@@ -1140,10 +1158,31 @@ async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri)
     let rx = shared.newest.subscribe();
     let stop = shared.shutdown.subscribe();
     let keep_alive = shared.options.keep_alive;
-    let state = Follow { shared: Arc::clone(&shared), after: start, rx, stop, buf: VecDeque::new(), keep_alive };
-    let stream = stream::unfold(state, |mut f| async move {
-        let bytes = f.next().await?;
-        Some((Ok::<_, std::convert::Infallible>(bytes), f))
+    let mut follow = Follow { shared: Arc::clone(&shared), after: start, rx, stop, buf: VecDeque::new() };
+    // The follower runs on its own task and hands events over (two at most in flight); the
+    // response sends a keep-alive whenever none came for `keep_alive`, whatever the follower
+    // is waiting for (new events, or the store while catching up). A closed connection ends
+    // the follower.
+    let (tx, events) = tokio::sync::mpsc::channel::<Bytes>(2);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                next = follow.next() => {
+                    let Some(bytes) = next else { break };
+                    if tx.send(bytes).await.is_err() {
+                        break;
+                    }
+                }
+                () = tx.closed() => break,
+            }
+        }
+    });
+    let stream = stream::unfold(events, move |mut events| async move {
+        match tokio::time::timeout(keep_alive, events.recv()).await {
+            Ok(Some(bytes)) => Some((Ok::<_, std::convert::Infallible>(bytes), events)),
+            Ok(None) => None,
+            Err(_) => Some((Ok(Bytes::from_static(KEEP_ALIVE_FRAME)), events)),
+        }
     });
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
@@ -1162,14 +1201,11 @@ struct Follow {
     rx: tokio::sync::watch::Receiver<u64>,
     stop: tokio::sync::watch::Receiver<bool>,
     buf: VecDeque<Frame>,
-    /// How long the stream may be silent before a keep-alive comment.
-    keep_alive: Duration,
 }
 
 impl Follow {
-    /// The next bytes to send: an event from the shared cache or the store, or a keep-alive
-    /// after `keep_alive` without one; `None` ends the stream (shutdown, a gap, or a store
-    /// failure).
+    /// The next event to send, from the shared cache or the store; `None` ends the stream
+    /// (shutdown, a gap, or a store failure).
     async fn next(&mut self) -> Option<Bytes> {
         loop {
             if *self.stop.borrow() {
@@ -1209,7 +1245,6 @@ impl Follow {
             tokio::select! {
                 changed = self.rx.changed() => if changed.is_err() { return None; },
                 _ = self.stop.changed() => return None,
-                () = tokio::time::sleep(self.keep_alive) => return Some(Bytes::from_static(KEEP_ALIVE_FRAME)),
             }
         }
     }
@@ -1515,11 +1550,11 @@ mod tests {
         let e = StoredEvent { id: 42, kind: "score".into(), data: "{\"a\":1}".into() };
         assert_eq!(&Frame::encode(&e).bytes[..], b"id: 42\nevent: score\ndata: {\"a\":1}\n\n");
         // Line breaks of every kind in the data come back as LF, through our own parser.
-        let odd = StoredEvent { id: 7, kind: "alert".into(), data: "one\r\ntwo\rthree\nfour".into() };
+        let odd = StoredEvent { id: 7, kind: "alert".into(), data: "one\r\ntwo\rthree\nfour\r".into() };
         let mut parser = crate::feed::sse::SseParser::new(1 << 20);
         let items = parser.feed(&Frame::encode(&odd).bytes).unwrap();
         let [crate::feed::sse::SseItem::Event(got)] = &items[..] else { panic!("{items:?}") };
-        assert_eq!((got.id.as_str(), got.event.as_str(), got.data.as_str()), ("7", "alert", "one\ntwo\nthree\nfour"));
+        assert_eq!((got.id.as_str(), got.event.as_str(), got.data.as_str()), ("7", "alert", "one\ntwo\nthree\nfour\n"));
     }
 
     #[test]

@@ -397,9 +397,13 @@ pub fn decode_score_wires(items: Vec<ScoreWire>, known: Option<&dyn Fn(&str) -> 
                 None
             }
             (Some(u), [wire::Field::Null, ..]) => Some(Entry::Clear(u)),
-            (Some(u), [wire::Field::Num(total), wire::Field::Num(threat), wire::Field::Num(asset), wire::Field::Num(compliance)]) => {
-                w.level.ok().map(|level| Entry::Score(ScoreItem { unit: u, total, threat, asset, compliance, level }))
-            }
+            (Some(u), [wire::Field::Num(total), wire::Field::Num(threat), wire::Field::Num(asset), wire::Field::Num(compliance)]) => match w.level {
+                Ok(level) => Some(Entry::Score(ScoreItem { unit: u, total, threat, asset, compliance, level })),
+                Err(()) => {
+                    w.unit = Some(u);
+                    None
+                }
+            },
             (u, _) => {
                 w.unit = u;
                 None
@@ -491,6 +495,7 @@ mod tests {
             json!({"unit":110105001,"total":5,"threat":1,"asset":2,"compliance":3}),
             json!({"total":5,"threat":1,"asset":2,"compliance":3}),
             json!("not an object"),
+            json!({"unit":"e","total":5,"threat":1,"asset":2,"compliance":3,"level":"purple"}),
         ];
         let known = |id: &str| id != "zz";
         let d = decode_scores(&items, Some(&known));
@@ -503,7 +508,8 @@ mod tests {
                 (RejectKind::WrongType, "c"),
                 (RejectKind::UnknownUnit, "zz"),
                 (RejectKind::WrongType, "#6"),
-                (RejectKind::WrongType, "#7")
+                (RejectKind::WrongType, "#7"),
+                (RejectKind::WrongType, "e")
             ]
         );
         assert!(d.cleared.is_empty() && d.report.duplicates.is_empty());

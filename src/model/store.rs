@@ -138,7 +138,8 @@ impl RiskState {
         if state.as_of.is_some_and(|shown| at < shown) {
             return false;
         }
-        if state.history.back().is_some_and(|&(t, v)| t == at || (v.is_some() && same_step(t, at))) {
+        // A loop: a score replacing a clear at the same time may leave the step's score last.
+        while state.history.back().is_some_and(|&(t, v)| t == at || (v.is_some() && same_step(t, at))) {
             state.history.pop_back();
         }
         state.history.push_back((at, Some(score.total)));
@@ -410,6 +411,15 @@ mod tests {
         s.offer_score("1", t("2026-11-29T10:00:03+08:00"), score(31.0));
         let tail: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().rev().take(3).map(|(_, v)| *v).collect();
         assert_eq!(tail, [Some(31.0), None, Some(40.0)]);
+        // A score at a clear's own time replaces the clear, and then the step's earlier score.
+        s.clear_score("1", t("2026-11-29T10:06:00+08:00")).unwrap();
+        s.offer_score("1", t("2026-11-29T10:06:00+08:00"), score(33.0));
+        let tail: Vec<(DateTime<FixedOffset>, Option<f32>)> = s.unit("1").unwrap().history.iter().rev().take(2).copied().collect();
+        assert_eq!(tail, [(t("2026-11-29T10:06:00+08:00"), Some(33.0)), (t("2026-11-29T10:00:03+08:00"), Some(31.0))]);
+        s.clear_score("1", t("2026-11-29T10:07:00+08:00")).unwrap();
+        s.offer_score("1", t("2026-11-29T10:07:00+08:00"), score(35.0));
+        let tail: Vec<(DateTime<FixedOffset>, Option<f32>)> = s.unit("1").unwrap().history.iter().rev().take(2).copied().collect();
+        assert_eq!(tail, [(t("2026-11-29T10:07:00+08:00"), Some(35.0)), (t("2026-11-29T10:00:03+08:00"), Some(31.0))], "one point for the 10:05 step");
     }
 
     #[test]
