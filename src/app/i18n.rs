@@ -106,9 +106,12 @@ pub enum T {
     Speed,
     DataInterrupted,
     NotConnected,
-    InterruptedSub,
+    /// The stale watermark's line when the last picture has data: followed by its data time
+    /// (which differs from the wall-clock time of the last contact in its title).
+    LastDataAt,
+    /// The stale watermark's line when nothing was ever received.
+    NothingReceived,
     Since,
-    Start,
     Tour,
     Bureau,
     Street,
@@ -189,9 +192,9 @@ impl T {
             T::Speed => ("速度", "Speed"),
             T::DataInterrupted => ("数据中断", "DATA INTERRUPTED"),
             T::NotConnected => ("未连接 · 无数据", "NOT CONNECTED · NO DATA YET"),
-            T::InterruptedSub => ("显示最后一次有效数据，非实时", "last good picture shown, not live"),
+            T::LastDataAt => ("显示最后一次有效数据，非实时 · 数据时间", "last good picture shown, not live · data of"),
+            T::NothingReceived => ("尚未收到任何数据", "no data received yet"),
             T::Since => ("自", "since"),
-            T::Start => ("启动", "start"),
             T::Tour => ("自动巡检", "Auto tour"),
             T::Bureau => ("委办局", "bureau"),
             T::Street => ("街乡", "township"),

@@ -12,6 +12,8 @@ use super::picture::{Freshness, Picture, Settings, Source};
 use super::schedule::AppSystems;
 use super::theme;
 use super::tour::Tour;
+use chrono::{DateTime, FixedOffset};
+
 use crate::feed::live::ConnState;
 use crate::model::Level;
 
@@ -248,12 +250,7 @@ fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: R
     let ctx = contexts.ctx_mut()?;
     let rect = ctx.content_rect();
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Middle, "stale-watermark".into()));
-    let since = live.last_contact_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_else(|| T::Start.get(lang).into());
-    let title = match &live.conn {
-        ConnState::Unauthorized(_) => format!("{} · 401", T::Unauthorised.get(lang)),
-        _ if live.last_contact_at.is_none() => T::NotConnected.get(lang).to_owned(),
-        _ => format!("{} · {} {since}", T::DataInterrupted.get(lang), T::Since.get(lang)),
-    };
+    let (title, sub) = watermark_lines(&live.conn, live.last_contact_at, picture.state.last_update, lang);
     let centre = rect.center();
     painter.text(
         centre,
@@ -262,7 +259,6 @@ fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: R
         egui::FontId::proportional((rect.width() / 18.0).clamp(28.0, 160.0)),
         theme::egui_alpha(theme::WATERMARK, 200),
     );
-    let sub = T::InterruptedSub.get(lang);
     painter.text(
         centre + egui::vec2(0.0, (rect.width() / 24.0).clamp(24.0, 120.0)),
         egui::Align2::CENTER_CENTER,
@@ -271,6 +267,28 @@ fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: R
         theme::egui_alpha(theme::WATERMARK_SUB, 180),
     );
     Ok(())
+}
+
+/// The stale watermark's two lines: what happened, with the wall-clock time of the last contact
+/// (Beijing time), and what is shown, with the data time of the newest update in the picture —
+/// or that nothing was ever received.
+fn watermark_lines(
+    conn: &ConnState,
+    last_contact: Option<DateTime<FixedOffset>>,
+    last_data: Option<DateTime<FixedOffset>>,
+    lang: i18n::Lang,
+) -> (String, String) {
+    let clock = |t: DateTime<FixedOffset>| t.with_timezone(&crate::model::BEIJING).format("%H:%M:%S").to_string();
+    let title = match (conn, last_contact) {
+        (ConnState::Unauthorized(_), _) => format!("{} · 401", T::Unauthorised.get(lang)),
+        (_, None) => T::NotConnected.get(lang).to_owned(),
+        (_, Some(t)) => format!("{} · {} {}", T::DataInterrupted.get(lang), T::Since.get(lang), clock(t)),
+    };
+    let sub = match last_data {
+        Some(t) => format!("{} {}", T::LastDataAt.get(lang), clock(t)),
+        None => T::NothingReceived.get(lang).to_owned(),
+    };
+    (title, sub)
 }
 
 fn glyph_probe_ui(mut contexts: EguiContexts) -> Result {
@@ -284,4 +302,29 @@ fn glyph_probe_ui(mut contexts: EguiContexts) -> Result {
         painter.text(cell.center(), egui::Align2::CENTER_CENTER, ch.to_string(), egui::FontId::proportional(44.0), theme::egui(theme::TEXT));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn the_stale_watermark_says_what_is_true() {
+        let retrying = ConnState::Connecting;
+        // Never reached: no "last good picture" claimed.
+        let (title, sub) = watermark_lines(&retrying, None, None, i18n::Lang::En);
+        assert_eq!((title.as_str(), sub.as_str()), ("NOT CONNECTED · NO DATA YET", "no data received yet"));
+        // Contact lost at 14:05:10 wall time; the newest data is from 14:03:21 (data time),
+        // both in Beijing time whatever offset they came in.
+        let (title, sub) = watermark_lines(&retrying, Some(t("2026-12-02T06:05:10Z")), Some(t("2026-12-02T14:03:21+08:00")), i18n::Lang::Zh);
+        assert_eq!(title, "数据中断 · 自 14:05:10");
+        assert_eq!(sub, "显示最后一次有效数据，非实时 · 数据时间 14:03:21");
+        // Reached, but nothing came: says so.
+        let (_, sub) = watermark_lines(&retrying, Some(t("2026-12-02T14:05:10+08:00")), None, i18n::Lang::En);
+        assert_eq!(sub, "no data received yet");
+    }
 }
