@@ -191,7 +191,7 @@ fn a_failed_request_is_reported_once_as_the_retrying_state() {
     let reasons: Vec<&str> = seen
         .iter()
         .filter_map(|m| match m {
-            FeedMsg::State(ConnState::Retrying { reason, retry_in }) => {
+            FeedMsg::State(ConnState::Retrying { reason, retry_in, .. }) => {
                 assert!(*retry_in > 0.0 && *retry_in <= 0.4, "{retry_in}");
                 Some(reason.as_str())
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use situation_wall::feed::live::{self, ConnState, FeedMsg, LiveOptions};
+use situation_wall::feed::live::{self, ConnState, FeedMsg, LiveOptions, RetryKind};
 use situation_wall::model::RiskState;
 use tokio::io::AsyncWriteExt;
 
@@ -98,6 +98,7 @@ fn every_http_failure_ends_in_bounded_time_and_keeps_the_last_good_state() {
     let rx = live::spawn(o, None);
     let mut state = RiskState::new();
     let mut failures = Vec::new();
+    let mut kinds = Vec::new();
     let mut shown = Vec::new();
     let until = Instant::now() + Duration::from_secs(20);
     while Instant::now() < until {
@@ -106,8 +107,9 @@ fn every_http_failure_ends_in_bounded_time_and_keeps_the_last_good_state() {
             shown.push(state.score("1").unwrap().total);
         }
         // Each failure is reported once, as the retrying state.
-        if let FeedMsg::State(ConnState::Retrying { reason, .. }) = &m {
+        if let FeedMsg::State(ConnState::Retrying { reason, kind, .. }) = &m {
             failures.push(reason.clone());
+            kinds.push(*kind);
         }
         assert!(!matches!(m, FeedMsg::Failed(_)), "a failed request is reported once, as a state: {m:?}");
         if state.score("1").is_some_and(|s| s.total == 20.0) {
@@ -123,6 +125,10 @@ fn every_http_failure_ends_in_bounded_time_and_keeps_the_last_good_state() {
     assert!(failures.iter().any(|f| f.contains("no response within")), "{failures:?}");
     assert!(failures.iter().any(|f| f.contains("body larger than")), "{failures:?}");
     assert!(!failures.iter().any(|f| f.contains("invalid JSON")), "{failures:?}");
+    // What the header shows for each, in the UI's language (the reasons above go to the log).
+    for kind in [RetryKind::Http(503), RetryKind::Timeout, RetryKind::BadData] {
+        assert!(kinds.contains(&kind), "{kind:?} in {kinds:?}");
+    }
 
     let log = log.lock().unwrap().clone();
     let at = |k: usize| log.iter().find(|(n, _)| *n == k).map(|(_, t)| *t).unwrap_or_else(|| panic!("request {k} never came: {log:?}"));

@@ -50,6 +50,15 @@ pub enum T {
     Connecting,
     Polling,
     RetryIn,
+    /// Why the live feed is retrying, one per [`crate::feed::live::RetryKind`] (the full,
+    /// library-worded reason goes to the log only).
+    RetryConnect,
+    RetryTimeout,
+    RetryHttp,
+    RetryBadData,
+    RetryClosed,
+    RetryNetwork,
+    RetrySetup,
     NoData,
     RiskScore,
     HeightRule,
@@ -136,6 +145,13 @@ impl T {
             T::Connecting => ("连接中", "connecting"),
             T::Polling => ("轮询", "polling"),
             T::RetryIn => ("重试", "retry in"),
+            T::RetryConnect => ("无法连接服务器", "cannot reach the server"),
+            T::RetryTimeout => ("服务器无响应", "no answer from the server"),
+            T::RetryHttp => ("服务器错误", "server error"),
+            T::RetryBadData => ("数据无法读取", "unreadable data"),
+            T::RetryClosed => ("服务器关闭了数据流", "the server closed the stream"),
+            T::RetryNetwork => ("网络中断", "network failure"),
+            T::RetrySetup => ("客户端配置错误（见日志）", "client setup failed (see the log)"),
             T::NoData => ("无数据", "no data"),
             T::RiskScore => ("风险指数", "Risk score"),
             T::HeightRule => ("高度", "height"),
@@ -248,6 +264,20 @@ pub fn status(s: AlertStatus, lang: Lang) -> &'static str {
     }
 }
 
+/// The header's text for a retry of `kind` (an HTTP status keeps its number).
+pub fn retry_text(kind: crate::feed::live::RetryKind, lang: Lang) -> String {
+    use crate::feed::live::RetryKind as K;
+    match kind {
+        K::Connect => T::RetryConnect.get(lang).to_owned(),
+        K::Timeout => T::RetryTimeout.get(lang).to_owned(),
+        K::Http(status) => format!("{} HTTP {status}", T::RetryHttp.get(lang)),
+        K::BadData => T::RetryBadData.get(lang).to_owned(),
+        K::Closed => T::RetryClosed.get(lang).to_owned(),
+        K::Network => T::RetryNetwork.get(lang).to_owned(),
+        K::Setup => T::RetrySetup.get(lang).to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,5 +292,8 @@ mod tests {
         assert_eq!(status(AlertStatus::Disposing, Lang::En), "disposing");
         assert_eq!(severity(Severity::Unknown, Lang::Zh), "未知");
         assert_eq!(severity(Severity::Unknown, Lang::En), "unknown");
+        // A retry's reason in the UI's language, never the library's English.
+        assert_eq!(retry_text(crate::feed::live::RetryKind::Connect, Lang::Zh), "无法连接服务器");
+        assert_eq!(retry_text(crate::feed::live::RetryKind::Http(503), Lang::En), "server error HTTP 503");
     }
 }

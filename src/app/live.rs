@@ -180,7 +180,7 @@ pub fn drain_live(mut feed: ResMut<LiveFeed>, mut picture: ResMut<Picture>, mut 
                     }
                     ConnState::Polling => warn!("live feed {}: no event stream; polling", feed.url),
                     // Each distinct reason once in a row: the countdown changes every try.
-                    ConnState::Retrying { reason, retry_in } if feed.last_failure.as_ref() != Some(reason) => {
+                    ConnState::Retrying { reason, retry_in, .. } if feed.last_failure.as_ref() != Some(reason) => {
                         warn!("live feed {}: {reason}; retrying in {retry_in:.1} s", feed.url);
                         feed.last_failure = Some(reason.clone());
                     }

@@ -149,11 +149,11 @@ fn header_ui(
                             ConnState::Connecting => T::Connecting.get(lang).to_owned(),
                             ConnState::Live => "SSE".to_owned(),
                             ConnState::Polling => T::Polling.get(lang).to_owned(),
-                            ConnState::Retrying { reason, retry_in } => {
-                                let short: String = reason.chars().take(40).collect();
-                                let cut = if short.len() < reason.len() { "…" } else { "" };
-                                format!("{} {retry_in:.0} s · {short}{cut}", T::RetryIn.get(lang))
+                            // The kind in the UI's language; the library's own words go to the log.
+                            ConnState::Retrying { kind, retry_in, .. } if retry_in.is_finite() => {
+                                format!("{} {retry_in:.0} s · {}", T::RetryIn.get(lang), i18n::retry_text(*kind, lang))
                             }
+                            ConnState::Retrying { kind, .. } => i18n::retry_text(*kind, lang),
                             ConnState::Unauthorized(_) => "401".to_owned(),
                             ConnState::FeedError { restart_in, .. } => format!("{} · {restart_in:.0} s", T::FeedError.get(lang)),
                         };

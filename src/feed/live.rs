@@ -108,6 +108,26 @@ pub const DEFAULT_IDLE_TIMEOUT_S: f64 = 30.0;
 /// Default polling interval where there is no event stream, seconds (`[live] poll_s`).
 pub const DEFAULT_POLL_S: f64 = 5.0;
 
+/// The kind of failure a retry follows: what the header says (in the UI's language), where
+/// the full reason would be a library's English text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryKind {
+    /// No connection could be made (refused, unreachable, DNS, TLS handshake).
+    Connect,
+    /// No answer, or a silent event stream, within the time allowed.
+    Timeout,
+    /// The server answered with this HTTP status (5xx, 429, …).
+    Http(u16),
+    /// The answer could not be used (not JSON, too large, a broken event stream).
+    BadData,
+    /// The server ended the event stream.
+    Closed,
+    /// Another network failure (a connection reset mid-answer, …).
+    Network,
+    /// The HTTP client could not be built (a bad CA bundle): no retry will help.
+    Setup,
+}
+
 /// The connection as the header shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConnState {
@@ -119,9 +139,11 @@ pub enum ConnState {
     Polling,
     /// A request failed; the next try is in `retry_in` seconds.
     Retrying {
-        /// What failed, for the screen and log (never contains the token).
+        /// What failed, in full, for the log (never contains the token).
         reason: String,
-        /// Seconds until the next attempt.
+        /// What kind of failure, for the screen (shown in the UI's language).
+        kind: RetryKind,
+        /// Seconds until the next attempt (infinite: never, the client cannot be built).
         retry_in: f64,
     },
     /// The server refused our credentials (HTTP 401/403).
@@ -315,6 +337,10 @@ enum FeedError {
     Timeout(Duration),
     #[error("body larger than {0} bytes")]
     TooLarge(usize),
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("the server closed the event stream")]
+    Closed,
     #[error("{0}")]
     Transport(String),
     #[error("invalid JSON: {0}")]
@@ -332,7 +358,21 @@ enum FeedError {
 fn transport(e: reqwest::Error) -> FeedError {
     // Debug formatting of reqwest errors includes the URL but never request headers, so the
     // token cannot leak into messages.
-    FeedError::Transport(if e.is_connect() { format!("cannot connect: {e}") } else { e.to_string() })
+    if e.is_connect() { FeedError::Connect(e.to_string()) } else { FeedError::Transport(e.to_string()) }
+}
+
+impl FeedError {
+    /// What the header shows for this failure.
+    fn kind(&self) -> RetryKind {
+        match self {
+            FeedError::Http { status, .. } | FeedError::Unauthorized(status) => RetryKind::Http(status.as_u16()),
+            FeedError::Timeout(_) | FeedError::Idle(_) => RetryKind::Timeout,
+            FeedError::TooLarge(_) | FeedError::Parse(_) | FeedError::Stream(_) | FeedError::NoSse | FeedError::CannotResume => RetryKind::BadData,
+            FeedError::Connect(_) => RetryKind::Connect,
+            FeedError::Closed => RetryKind::Closed,
+            FeedError::Transport(_) => RetryKind::Network,
+        }
+    }
 }
 
 /// The first delay before restarting a client that panicked; it doubles per panic.
@@ -686,7 +726,7 @@ async fn run(options: LiveOptions, known: Option<Arc<UnitIds>>, tx: Sender<FeedM
     let http = match build_client(&options) {
         Ok(c) => c,
         Err(e) => {
-            let _ = tx.send(FeedMsg::State(ConnState::Retrying { reason: e, retry_in: f64::INFINITY }));
+            let _ = tx.send(FeedMsg::State(ConnState::Retrying { reason: e, kind: RetryKind::Setup, retry_in: f64::INFINITY }));
             return;
         }
     };
@@ -708,7 +748,7 @@ async fn run(options: LiveOptions, known: Option<Arc<UnitIds>>, tx: Sender<FeedM
                 }
             }
             Some(ref mut id) => match client.follow(id, &mut backoff).await {
-                Ok(()) => FeedError::Transport("the server closed the event stream".into()),
+                Ok(()) => FeedError::Closed,
                 Err(FeedError::CannotResume) => {
                     last_id = None;
                     continue;
@@ -720,6 +760,7 @@ async fn run(options: LiveOptions, known: Option<Arc<UnitIds>>, tx: Sender<FeedM
                 Err(e) => e,
             },
         };
+        let kind = error.kind();
         let (reason, wait) = match error {
             FeedError::Unauthorized(status) => {
                 let msg = if client.options.token.is_some() {
@@ -739,7 +780,7 @@ async fn run(options: LiveOptions, known: Option<Arc<UnitIds>>, tx: Sender<FeedM
         // The stream's own `retry:` advice is a floor for the reconnection delay.
         let wait = wait.max(Duration::from_millis(client.retry_hint_ms.get()));
         // Reported once, as a state: the app logs it and shows it in the header.
-        if !client.send(FeedMsg::State(ConnState::Retrying { reason, retry_in: wait.as_secs_f64() })) {
+        if !client.send(FeedMsg::State(ConnState::Retrying { reason, kind, retry_in: wait.as_secs_f64() })) {
             return;
         }
         tokio::time::sleep(wait).await;
