@@ -40,15 +40,22 @@ fn ranking_ui(
     selection: Res<Selection>,
     mut board: ResMut<Board>,
     demo: Option<Res<DemoFeed>>,
+    picture: Res<Picture>,
     mut select: MessageWriter<Select>,
     mut bureaus_tab: Local<bool>,
 ) -> Result {
     let demo = demo.is_some();
+    let stale = picture.freshness == super::picture::Freshness::Stale;
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
     let s = &derived.summary;
     egui::Area::new("ranking".into()).anchor(egui::Align2::LEFT_TOP, egui::vec2(theme::MARGIN, theme::PANELS_TOP)).show(ctx, |ui| {
         theme::panel_frame().show(ui, |ui| {
+            // A stale picture's figures are not current: the summary and ranking fade with
+            // the map (still readable, never shown as live).
+            if stale {
+                ui.set_opacity(theme::STALE_PANEL_OPACITY);
+            }
             ui.set_width(theme::RANKING_W);
             ui.label(egui::RichText::new(T::District.get(lang)).size(16.0).strong().color(theme::egui(theme::TEXT)));
             ui.horizontal(|ui| {

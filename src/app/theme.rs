@@ -70,6 +70,9 @@ pub const BANNER_BLINK_OFF: Rgb = [0x60, 0x10, 0x18];
 pub const BANNER_TEXT: Rgb = [0xff, 0xd0, 0xd0];
 /// The stale watermark's title (the alarm red, drawn translucent) and subtitle.
 pub const WATERMARK: Rgb = ALARM_RED;
+/// The opacity of the district summary and ranking over a stale picture (they fade with the
+/// map, whose colours desaturate).
+pub const STALE_PANEL_OPACITY: f32 = 0.45;
 /// See [`WATERMARK`].
 pub const WATERMARK_SUB: Rgb = [255, 200, 200];
 /// Units without data (the shader's no-data colour and the capture sidecar's expectation).
