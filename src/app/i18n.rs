@@ -64,6 +64,8 @@ pub enum T {
     HeightRule,
     Bureaus,
     SimulatedPositions,
+    /// Followed by how many of the bureaus have a score now.
+    Scored,
     Total,
     Threat,
     Asset,
@@ -157,6 +159,7 @@ impl T {
             T::HeightRule => ("高度", "height"),
             T::Bureaus => ("细柱 = 委办局", "columns = bureaus"),
             T::SimulatedPositions => ("模拟位置", "simulated positions"),
+            T::Scored => ("有评分", "scored"),
             T::Total => ("综合指数", "Risk index"),
             T::Threat => ("威胁", "Threat"),
             T::Asset => ("资产风险", "Asset risk"),

@@ -182,7 +182,14 @@ fn fmt_speed(speed: f64) -> String {
     if (speed - speed.round()).abs() < 1e-9 { format!("{speed:.0}") } else { format!("{speed:.1}") }
 }
 
-fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapResource>, lang: Res<UiLang>, demo: Option<Res<DemoFeed>>) -> Result {
+fn legend_ui(
+    mut contexts: EguiContexts,
+    settings: Res<Settings>,
+    map: Res<MapResource>,
+    picture: Res<Picture>,
+    lang: Res<UiLang>,
+    demo: Option<Res<DemoFeed>>,
+) -> Result {
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
     let bottom = theme::bottom_clearance(demo.is_some());
@@ -233,7 +240,10 @@ fn legend_ui(mut contexts: EguiContexts, settings: Res<Settings>, map: Res<MapRe
             );
             if !map.bureaus.is_empty() {
                 let simulated = if map.bureaus.iter().any(|b| b.simulated) { format!(" ({})", T::SimulatedPositions.get(lang)) } else { String::new() };
-                ui.label(egui::RichText::new(format!("{} × {}{simulated}", T::Bureaus.get(lang), map.bureaus.len())).size(12.0).color(theme::egui(theme::DIM)));
+                // How many of them have a score now: the columns claim nothing more.
+                let scored = map.bureaus.iter().filter(|b| picture.state.score(&b.id).is_some()).count();
+                let text = format!("{} × {} · {} {scored}{simulated}", T::Bureaus.get(lang), map.bureaus.len(), T::Scored.get(lang));
+                ui.label(egui::RichText::new(text).size(12.0).color(theme::egui(theme::DIM)));
             }
         });
     });
