@@ -390,24 +390,14 @@ pub fn decode_score_wires(items: Vec<ScoreWire>, known: Option<&dyn Fn(&str) -> 
     let mut entries = Vec::with_capacity(items.len());
     let mut report = DecodeReport::default();
     for (i, mut w) in items.into_iter().enumerate() {
-        // The id moves from the wire item into the entry: one allocation per item, not two.
-        let entry = match (w.unit.take(), w.fields) {
-            (u, _) if !w.shape_ok => {
-                w.unit = u;
-                None
+        // The shape decides; only then does the id move from the wire item into the entry (one
+        // allocation per item, not two). A refused item keeps its id for the rejection.
+        let entry = match (w.shape_ok, w.fields, w.level) {
+            (true, [wire::Field::Null, ..], _) => w.unit.take().map(Entry::Clear),
+            (true, [wire::Field::Num(total), wire::Field::Num(threat), wire::Field::Num(asset), wire::Field::Num(compliance)], Ok(level)) => {
+                w.unit.take().map(|unit| Entry::Score(ScoreItem { unit, total, threat, asset, compliance, level }))
             }
-            (Some(u), [wire::Field::Null, ..]) => Some(Entry::Clear(u)),
-            (Some(u), [wire::Field::Num(total), wire::Field::Num(threat), wire::Field::Num(asset), wire::Field::Num(compliance)]) => match w.level {
-                Ok(level) => Some(Entry::Score(ScoreItem { unit: u, total, threat, asset, compliance, level })),
-                Err(()) => {
-                    w.unit = Some(u);
-                    None
-                }
-            },
-            (u, _) => {
-                w.unit = u;
-                None
-            }
+            _ => None,
         };
         let verdict = match entry {
             None => Err((RejectKind::WrongType, w.unit)),

@@ -1029,7 +1029,7 @@ impl Store {
         records: &[Value],
         known_unit: Option<&dyn Fn(&str) -> bool>,
         received: DateTime<Utc>,
-    ) -> Result<(IngestReport, Vec<StoredEvent>), StoreError> {
+    ) -> Result<Ingested, StoreError> {
         let mut done = self.ingest_group(&[records], known_unit, received)?;
         done.pop().unwrap_or_else(|| Ok(Default::default()))
     }
@@ -1727,7 +1727,7 @@ fn ingest_into(
     records: &[Value],
     known_unit: Option<&dyn Fn(&str) -> bool>,
     received_us: i64,
-) -> Result<(IngestReport, Vec<StoredEvent>), StoreError> {
+) -> Result<Ingested, StoreError> {
     let mut report = IngestReport::default();
     let mut appended = Vec::new();
     let parsed: Vec<Option<Record>> = records
