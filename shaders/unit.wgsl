@@ -3,7 +3,8 @@
 // values (height, score on screen, alert pulse, selection) come from one storage buffer that
 // the app rewrites when they change, so no material is ever mutated per unit (bevy#18882).
 //
-// units[i] = (height in metres, score 0–100 or -1 for no data, pulse 0–1, selected 0/1)
+// units[i] = (height in metres, negative: hidden; score 0–100 or -1 for no data, pulse 0–1,
+// selected 0/1)
 // ramp[s] = linear RGB of the scores in [s, s + 1) (s = 0–100, floor: a level's colour starts
 // exactly at its whole-point threshold); ramp[101 + s] is its stale (desaturated) twin
 
@@ -48,6 +49,12 @@ fn vertex(v: Vertex) -> VertexOutput {
     // positions are world positions: no per-vertex fetch of the mesh transform.
     var out: VertexOutput;
     out.clip_position = position_world_to_clip(local);
+    // A negative height hides the unit (a bureau its cluster stands for, bureaus toggled off,
+    // an unused cluster): every vertex of it lands on one point outside the view, so its
+    // triangles have no area and draw nothing.
+    if u.x < 0.0 {
+        out.clip_position = vec4<f32>(2.0, 2.0, 2.0, 1.0);
+    }
     out.unit = v.unit;
     out.shade = v.shade;
     out.up = v.position.y;

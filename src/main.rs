@@ -46,6 +46,9 @@ struct Cli {
     /// Start with this unit (id) selected and its drill-down open.
     #[arg(long)]
     select: Option<String>,
+    /// UI language: `zh` (中文) or `en`; overrides `[ui] lang` (`L` switches while running).
+    #[arg(long, value_enum)]
+    lang: Option<LangArg>,
     /// Override the window size, e.g. 3840x2160 (logical pixels).
     #[arg(long, value_parser = parse_size)]
     window: Option<(u32, u32)>,
@@ -84,7 +87,8 @@ struct Cli {
     /// Render, save a PNG of the whole window to this file, and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
-    /// Frames to render before the screenshot.
+    /// Frames to render after the picture is complete (pipelines compiled, fonts in place),
+    /// before the screenshot.
     #[arg(long, default_value_t = 40)]
     frames: u32,
     /// Paint the glyph probe used by the render check.
@@ -270,6 +274,12 @@ enum RendererArg {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LangArg {
+    Zh,
+    En,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum CrsArg {
     Wgs84,
     Gcj02,
@@ -427,6 +437,12 @@ fn wall_options(cli: Cli) -> anyhow::Result<RunOptions> {
         config.render.mode = match r {
             RendererArg::Merged => config::RenderMode::Merged,
             RendererArg::Palette => config::RenderMode::Palette,
+        };
+    }
+    if let Some(lang) = cli.lang {
+        config.ui.lang = match lang {
+            LangArg::Zh => config::Lang::Zh,
+            LangArg::En => config::Lang::En,
         };
     }
     if let Some((width, height)) = cli.window {

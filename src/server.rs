@@ -356,10 +356,9 @@ impl GatewayOptions {
     }
 }
 
-/// Whether a recording says it is simulated: its header's description mentions "simulated"
-/// (any case) or 模拟, as `situation-wall simulate` writes.
+/// Whether a recording says it is simulated ([`RecordingHeader::is_simulated`]).
 pub fn is_simulated(header: &RecordingHeader) -> bool {
-    header.description.to_lowercase().contains("simulated") || header.description.contains("模拟")
+    header.is_simulated()
 }
 
 /// Handle of a running server: its address, and a way to stop it.
@@ -1093,7 +1092,7 @@ async fn scores(State(shared): State<Arc<Shared>>) -> Result<Json<ScoresSnapshot
         };
         let mut scores: Vec<Value> = snap.scores.iter().map(|s| shared.score_item(s)).collect();
         scores.extend(snap.cleared.iter().map(|c| no_data_item(&c.unit)));
-        Ok(Json(ScoresSnapshot { as_of, last_event_id: snap.last_event_id, scores }))
+        Ok(Json(ScoresSnapshot { as_of, last_event_id: snap.last_event_id, scores, simulated: shared.options.simulated }))
     })
     .await
 }

@@ -90,7 +90,9 @@ fn the_client_keeps_the_payload_rules_on_a_snapshot_and_an_event() {
     o.backoff_max = Duration::from_millis(400);
     let rx = live::spawn(o, Some(known()));
     let seen = collect_until(&rx, Duration::from_secs(10), |s| s.iter().any(|m| matches!(m, FeedMsg::Scores { .. })));
-    let data: Vec<&FeedMsg> = seen.iter().filter(|m| !matches!(m, FeedMsg::Contact | FeedMsg::State(_))).collect();
+    // A snapshot without the `simulated` flag reads as real data.
+    assert!(seen.contains(&FeedMsg::Provenance { simulated: false }), "{seen:#?}");
+    let data: Vec<&FeedMsg> = seen.iter().filter(|m| !matches!(m, FeedMsg::Contact | FeedMsg::State(_) | FeedMsg::Provenance { .. })).collect();
     let as_of = DateTime::parse_from_rfc3339("2026-11-29T08:00:00+08:00").unwrap();
 
     // The snapshot's reports come before it: each rejection with its kind and id, each remark.

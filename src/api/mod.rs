@@ -159,6 +159,11 @@ pub struct ScoresSnapshot {
     /// One item per unit (a unit with no data now has `total: null`). Clients validate each
     /// item alone ([`decode_scores`]).
     pub scores: Vec<Value>,
+    /// Whether the data is simulated (a demo recording played by `serve`): the wall then
+    /// shows its 模拟 / SIMULATED badge. Absent means false (real data), so a backend that
+    /// predates the field reads as real.
+    #[serde(default)]
+    pub simulated: bool,
 }
 
 /// `GET /api/v1/alerts?since=N`: alerts whose sequence number is above `N`.

@@ -1,16 +1,24 @@
-//! `--screenshot FILE.png [--frames N]`: render N frames, save the whole window (egui
-//! included) as PNG, write a JSON sidecar describing where each unit's label point landed, and
-//! exit 0.
+//! `--screenshot FILE.png [--frames N]`: wait until the picture is complete (every render
+//! pipeline compiled, the map's units spawned, every glyph on screen in egui's font atlas),
+//! holding a demo's data clock still meanwhile; then render N more frames, save the whole
+//! window (egui included) as PNG, write a JSON sidecar describing where each unit's label
+//! point, label and panel landed, and exit 0. A picture that cannot complete within
+//! [`CAPTURE_TIMEOUT_S`] exits with an error instead of saving half a picture.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::window::PrimaryWindow;
 use serde::Serialize;
 
+use super::demo::DemoFeed;
+use super::drawn::{DrawnRects, PANELS, visible_panel};
+use super::map::MapResource;
 use super::picture::Settings;
-use super::scene::UnitView;
+use super::scene::{BureauClusters, BureauDisplay, CLUSTER_SIDE_M, UnitView};
 use super::schedule::AppSystems;
 use super::selection::Selection;
 use super::theme;
@@ -21,7 +29,8 @@ use super::ui::{GLYPH_CELL, GLYPH_PROBE, GlyphProbe, glyph_probe_origin};
 pub struct CapturePlan {
     /// PNG path.
     pub path: PathBuf,
-    /// Frames to render before capturing.
+    /// Frames to render after the picture is complete, before capturing (0: capture the first
+    /// complete frame). A demo plays on during these.
     pub frames: u32,
     /// Also paint the glyph probe (render check only).
     pub glyph_probe: bool,
@@ -51,10 +60,57 @@ pub struct CaptureMeta {
     /// Overdue badges drawn (超时 N over a unit): unit id and `[left, top, right, bottom]`,
     /// physical pixels; their fill is `theme::OVERDUE`.
     pub overdue_badges: Vec<(String, [f32; 4])>,
+    /// Unit labels drawn on the map: unit id and `[left, top, right, bottom]`, physical pixels.
+    pub labels: Vec<(String, [f32; 4])>,
+    /// The ranking board's column heads as drawn: text and `[left, top, right, bottom]`,
+    /// physical pixels.
+    pub ranking_heads: Vec<(String, [f32; 4])>,
+    /// The header's 模拟数据 / SIMULATED badge, when drawn: `[left, top, right, bottom]`,
+    /// physical pixels; its fill is `theme::SIMULATED_BADGE`.
+    pub simulated_badge: Option<[f32; 4]>,
+    /// The bureau cluster columns drawn (district zoom): each one's count of bureaus, the
+    /// screen rect of its count badge and of its square footprint on the ground
+    /// (`[left, top, right, bottom]`, physical pixels).
+    pub clusters: Vec<ClusterSample>,
+    /// Whether near bureaus are drawn as clusters now (false once the camera zooms in).
+    pub bureaus_clustered: bool,
+    /// Frames rendered before the picture was complete (pipelines compiled, fonts settled).
+    pub frames_to_complete: u32,
+    /// Seconds from process start until the picture was complete.
+    pub complete_after_s: f64,
 }
 
-/// The egui areas the sidecar reports.
-pub const PANELS: [&str; 7] = ["ranking", "detail", "ticker", "banner", "timeline", "legend", "header"];
+/// One bureau cluster column on screen.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterSample {
+    /// Bureaus it stands for.
+    pub count: usize,
+    /// Its square footprint on the ground, projected: `[left, top, right, bottom]`, physical
+    /// pixels.
+    pub footprint: [f32; 4],
+}
+
+/// A capture gives up (exit code 1, no PNG) when the picture is not complete this many
+/// seconds after the process started: a renderer that cannot compile its pipelines, say.
+pub const CAPTURE_TIMEOUT_S: f64 = 180.0;
+
+/// Frames in a row with no render pipeline waiting to compile before the picture counts as
+/// drawn (a pipeline is queued the frame after its mesh is prepared, so one quiet frame is
+/// not proof).
+const PIPELINES_QUIET_FRAMES: u32 = 3;
+
+/// Frames in a row with no change to egui's font atlas before every string on screen counts
+/// as rasterised.
+const FONTS_QUIET_FRAMES: u32 = 2;
+
+/// Frames in a row, counted in the render world, in which no render pipeline was waiting to
+/// be compiled and at least one existed.
+#[derive(Resource, Clone, Default)]
+struct PipelinesQuiet(Arc<AtomicU32>);
+
+/// Frames in a row in which egui's font atlas did not change.
+#[derive(Resource, Default)]
+struct FontsQuiet(u32);
 
 /// Where one unit's label point (on its top cap) landed.
 #[derive(Clone, Debug, Serialize)]
@@ -91,42 +147,126 @@ pub(super) fn plugin(plan: CapturePlan) -> impl Fn(&mut App) {
         if plan.glyph_probe {
             app.insert_resource(GlyphProbe);
         }
-        app.insert_resource(plan.clone()).add_systems(Last, count_and_capture.in_set(AppSystems::Diagnostics));
+        let quiet = PipelinesQuiet::default();
+        if let Some(render) = app.get_sub_app_mut(bevy::render::RenderApp) {
+            render.insert_resource(quiet.clone()).add_systems(bevy::render::Render, count_quiet_pipelines.in_set(bevy::render::RenderSystems::Cleanup));
+        }
+        app.insert_resource(plan.clone())
+            .insert_resource(quiet)
+            .init_resource::<FontsQuiet>()
+            .init_resource::<DrawnRects>()
+            .add_systems(
+                PostUpdate,
+                count_quiet_fonts.after(bevy_egui::EguiPostUpdateSet::ProcessOutput).before(bevy_egui::EguiPostUpdateSet::PostProcessOutput),
+            )
+            .add_systems(Last, count_and_capture.in_set(AppSystems::Diagnostics));
     }
+}
+
+/// Render world: counts frames in a row with pipelines and none waiting (queued or compiling).
+fn count_quiet_pipelines(cache: Res<bevy::render::render_resource::PipelineCache>, quiet: Res<PipelinesQuiet>) {
+    let settled = cache.waiting_pipelines().next().is_none() && cache.pipelines().next().is_some();
+    if settled {
+        quiet.0.fetch_add(1, Ordering::Relaxed);
+    } else {
+        quiet.0.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Counts frames in a row in which egui added or freed no texture (its font atlas grows when a
+/// string shows a glyph for the first time). Runs before bevy_egui drains the delta.
+fn count_quiet_fonts(outputs: Query<&bevy_egui::EguiRenderOutput>, mut quiet: ResMut<FontsQuiet>) {
+    if outputs.iter().all(|o| o.textures_delta.is_empty()) {
+        quiet.0 += 1;
+    } else {
+        quiet.0 = 0;
+    }
+}
+
+/// Where the wait for a complete picture stands.
+#[derive(Default)]
+struct Progress {
+    /// Frames rendered so far.
+    frame: u32,
+    /// The frame the picture was complete on, and the seconds since start then.
+    complete: Option<(u32, f64)>,
+    /// The demo's own pause state, while the capture holds its clock.
+    held: Option<bool>,
+    /// The screenshot was asked for.
+    taken: bool,
+}
+
+/// What the sidecar reads off the views.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Views<'w, 's> {
+    window: Single<'w, 's, &'static Window, With<PrimaryWindow>>,
+    cameras: Query<'w, 's, (&'static Camera, &'static GlobalTransform), With<Camera3d>>,
+    units: Query<'w, 's, &'static UnitView>,
+    settings: Res<'w, Settings>,
+    selection: Res<'w, Selection>,
+    badges: Option<Res<'w, super::incidents::BadgesDrawn>>,
+    drawn: Res<'w, DrawnRects>,
+    clusters: Option<Res<'w, BureauClusters>>,
+    display: Option<Res<'w, BureauDisplay>>,
+    map: Res<'w, MapResource>,
 }
 
 #[allow(clippy::too_many_arguments)]
 fn count_and_capture(
     mut commands: Commands,
     plan: Res<CapturePlan>,
-    mut frame: Local<u32>,
-    window: Single<&Window, With<PrimaryWindow>>,
-    cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
-    units: Query<&UnitView>,
-    settings: Res<Settings>,
-    selection: Res<Selection>,
-    badges: Option<Res<super::incidents::BadgesDrawn>>,
+    mut progress: Local<Progress>,
+    pipelines: Res<PipelinesQuiet>,
+    fonts: Res<FontsQuiet>,
+    mut demo: Option<ResMut<DemoFeed>>,
+    mut exit: MessageWriter<AppExit>,
+    views: Views,
     mut contexts: bevy_egui::EguiContexts,
 ) {
-    *frame += 1;
-    if *frame != plan.frames.max(1) {
+    let Views { window, cameras, units, settings, selection, badges, drawn, clusters, display, map } = views;
+    if progress.taken {
         return;
     }
+    progress.frame += 1;
+    let since_start = super::picture::START.get().map_or(0.0, |t| t.elapsed().as_secs_f64());
+    if progress.complete.is_none() {
+        // Every map unit spawned (its view exists), every pipeline compiled, every glyph in the
+        // atlas: the picture is complete. Until then a demo's data clock stands still.
+        let spawned = units.iter().filter(|u| !u.point).count() >= map.data.units.len();
+        let quiet = pipelines.0.load(Ordering::Relaxed);
+        if spawned && quiet >= PIPELINES_QUIET_FRAMES && fonts.0 >= FONTS_QUIET_FRAMES {
+            progress.complete = Some((progress.frame, since_start));
+            info!("capture: the picture is complete after {} frames ({since_start:.2} s from start)", progress.frame);
+            if let (Some(d), Some(paused)) = (demo.as_mut(), progress.held.take()) {
+                d.paused = paused;
+            }
+        } else {
+            if let Some(d) = demo.as_mut()
+                && progress.held.is_none()
+            {
+                progress.held = Some(d.paused);
+                d.paused = true;
+            }
+            if since_start > CAPTURE_TIMEOUT_S {
+                error!(
+                    "capture: the picture did not complete within {CAPTURE_TIMEOUT_S} s (units spawned: {spawned}, frames without a pipeline compiling: {quiet}, frames without a font atlas change: {}); no screenshot saved",
+                    fonts.0
+                );
+                progress.taken = true;
+                exit.write(AppExit::error());
+            }
+            return;
+        }
+    }
+    let Some((complete_frame, complete_s)) = progress.complete else { return };
+    if progress.frame < complete_frame + plan.frames {
+        return;
+    }
+    progress.taken = true;
     let Ok(ctx) = contexts.ctx_mut() else { return };
     let ui_zoom = ctx.zoom_factor();
     let px = ui_zoom * window.scale_factor();
-    let panels = PANELS
-        .iter()
-        .filter_map(|name| {
-            let r = ctx.memory(|m| m.area_rect(bevy_egui::egui::Id::new(*name)))?;
-            // Areas not drawn this frame keep their last rect: report only the visible.
-            ctx.memory(|m| {
-                m.areas().visible_last_frame(&bevy_egui::egui::LayerId::new(bevy_egui::egui::Order::Middle, bevy_egui::egui::Id::new(*name)))
-                    || m.areas().visible_last_frame(&bevy_egui::egui::LayerId::new(bevy_egui::egui::Order::Foreground, bevy_egui::egui::Id::new(*name)))
-            })
-            .then(|| ((*name).to_owned(), [r.left() * px, r.top() * px, r.right() * px, r.bottom() * px]))
-        })
-        .collect();
+    let panels = PANELS.iter().filter_map(|name| Some(((*name).to_owned(), physical(visible_panel(ctx, name)?, px)))).collect();
     let scale = window.scale_factor();
     let ext = &settings.config.extrusion;
     let mut samples = Vec::new();
@@ -159,6 +299,13 @@ fn count_and_capture(
         selected: selection.unit.clone(),
         panels,
         overdue_badges: badges.map(|b| b.0.iter().map(|(id, r)| (id.clone(), r.map(|v| v * px))).collect()).unwrap_or_default(),
+        labels: drawn.labels.iter().map(|(id, r)| (id.clone(), physical(*r, px))).collect(),
+        ranking_heads: drawn.ranking_heads.iter().map(|(t, r)| (t.clone(), physical(*r, px))).collect(),
+        simulated_badge: drawn.simulated_badge.map(|r| physical(r, px)),
+        clusters: cluster_samples(clusters.as_deref(), cameras.single().ok(), scale),
+        bureaus_clustered: display.is_some_and(|d| d.clustered),
+        frames_to_complete: complete_frame,
+        complete_after_s: complete_s,
     };
     let path = plan.path.clone();
     commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
@@ -181,4 +328,27 @@ fn count_and_capture(
             }
         }
     });
+}
+
+/// `r` (egui points) as `[left, top, right, bottom]` physical pixels, `px` pixels per point.
+fn physical(r: bevy_egui::egui::Rect, px: f32) -> [f32; 4] {
+    [r.left() * px, r.top() * px, r.right() * px, r.bottom() * px]
+}
+
+/// The drawn cluster columns' footprints on screen: the projected corners of each one's base
+/// square, physical pixels (`scale` per logical pixel).
+fn cluster_samples(clusters: Option<&BureauClusters>, camera: Option<(&Camera, &GlobalTransform)>, scale: f32) -> Vec<ClusterSample> {
+    let (Some(clusters), Some((camera, tf))) = (clusters, camera) else { return Vec::new() };
+    let half = CLUSTER_SIDE_M as f32 / 2.0;
+    clusters
+        .drawn()
+        .filter_map(|c| {
+            let mut b = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+            for (dx, dz) in [(-half, -half), (half, -half), (half, half), (-half, half)] {
+                let p = camera.world_to_viewport(tf, Vec3::new(c.at_xz.x + dx, 0.0, c.at_xz.y + dz)).ok()? * scale;
+                b = [b[0].min(p.x), b[1].min(p.y), b[2].max(p.x), b[3].max(p.y)];
+            }
+            Some(ClusterSample { count: c.members.len(), footprint: b })
+        })
+        .collect()
 }

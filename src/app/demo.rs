@@ -28,6 +28,9 @@ pub struct DemoFeed {
     pub paused: bool,
     /// A seek the timeline asked for: recording seconds from the start, done next frame.
     pub seek_to: Option<f64>,
+    /// Whether the recording's header says its data is simulated
+    /// ([`crate::feed::RecordingHeader::is_simulated`]).
+    pub simulated: bool,
     /// Whether the first frame published the state (which `--seek-hours` may have built).
     started: bool,
 }
@@ -35,7 +38,7 @@ pub struct DemoFeed {
 impl DemoFeed {
     /// A feed playing `replay`.
     pub fn new(replay: Replay) -> Self {
-        Self { replay, paused: false, seek_to: None, started: false }
+        Self { replay, paused: false, seek_to: None, simulated: false, started: false }
     }
 
     /// Reads the recording at `path` and prepares its replay at `speed` (recording seconds
@@ -59,6 +62,7 @@ impl DemoFeed {
             map.warnings.push(format!("recording {}: {} more bad lines", path.display(), recording.errors.len() - 20));
         }
         map.warnings.extend(unknown_unit_warnings(&recording, map));
+        let simulated = recording.header.is_simulated();
         let mut replay = Replay::new(Arc::new(recording), speed, cfg.looping, cfg.max_gap_s);
         if replay.clamped_gaps > 0 {
             map.warnings.push(format!("recording {}: {} gap(s) longer than max_gap_s = {} s shortened", path.display(), replay.clamped_gaps, cfg.max_gap_s));
@@ -68,6 +72,7 @@ impl DemoFeed {
         }
         let mut demo = Self::new(replay);
         demo.paused = paused;
+        demo.simulated = simulated;
         Ok(demo)
     }
 }

@@ -128,6 +128,14 @@ pub enum T {
     Street,
     Coalesced,
     Areas,
+    /// The header's badge when the source says its data is simulated.
+    SimulatedData,
+    /// "units loaded", after "42/43".
+    UnitsLoaded,
+    /// "failed", after a count of map features that did not load.
+    Failed,
+    /// Heads the list of map features that did not load.
+    NotLoaded,
 }
 
 impl T {
@@ -159,6 +167,10 @@ impl T {
             T::HeightRule => ("高度", "height"),
             T::Bureaus => ("细柱 = 委办局", "columns = bureaus"),
             T::SimulatedPositions => ("模拟位置", "simulated positions"),
+            T::SimulatedData => ("模拟数据", "SIMULATED"),
+            T::UnitsLoaded => ("个单元已加载", "units loaded"),
+            T::Failed => ("个失败", "failed"),
+            T::NotLoaded => ("未能加载的单元", "Units not loaded"),
             T::Scored => ("有评分", "scored"),
             T::Total => ("综合指数", "Risk index"),
             T::Threat => ("威胁", "Threat"),
@@ -281,6 +293,13 @@ pub fn retry_text(kind: crate::feed::live::RetryKind, lang: Lang) -> String {
     }
 }
 
+/// The on-screen load count when some map features failed: "42/43 个单元已加载 · 1 个失败"
+/// or "42/43 units loaded · 1 failed"; `None` when every feature loaded.
+pub fn units_loaded_text(loaded: usize, features: usize, lang: Lang) -> Option<String> {
+    let failed = features.saturating_sub(loaded);
+    (failed > 0).then(|| format!("{loaded}/{features} {} · {failed} {}", T::UnitsLoaded.get(lang), T::Failed.get(lang)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +317,8 @@ mod tests {
         // A retry's reason in the UI's language, never the library's English.
         assert_eq!(retry_text(crate::feed::live::RetryKind::Connect, Lang::Zh), "无法连接服务器");
         assert_eq!(retry_text(crate::feed::live::RetryKind::Http(503), Lang::En), "server error HTTP 503");
+        assert_eq!(units_loaded_text(42, 43, Lang::En).as_deref(), Some("42/43 units loaded · 1 failed"));
+        assert_eq!(units_loaded_text(42, 43, Lang::Zh).as_deref(), Some("42/43 个单元已加载 · 1 个失败"));
+        assert_eq!(units_loaded_text(43, 43, Lang::Zh), None);
     }
 }

@@ -9,7 +9,7 @@ use geo::{Contains, Point};
 use super::flight::Attention;
 use super::map::{MapResource, map_from_world};
 use super::picture::Settings;
-use super::scene::{UnitView, view_height};
+use super::scene::{BureauClusters, BureauDisplay, UnitView, view_height};
 use super::schedule::AppSystems;
 use super::selection::Select;
 
@@ -42,6 +42,8 @@ fn pick_on_click(
     mut press: Local<Option<Vec2>>,
     mut select: MessageWriter<Select>,
     mut attention: ResMut<Attention>,
+    clusters: Option<Res<BureauClusters>>,
+    display: Option<Res<BureauDisplay>>,
 ) {
     let Ok(window) = windows.single() else { return };
     let over_ui = egui_input.as_ref().is_some_and(|e| e.wants_any_pointer_input());
@@ -67,7 +69,9 @@ fn pick_on_click(
     let Ok((camera, cam_tf)) = cameras.single() else { return };
     let Ok(ray) = camera.viewport_to_world(cam_tf, at) else { return };
     let ext = &settings.config.extrusion;
-    let hit = pick(ray.origin, *ray.direction, units.iter().map(|u| (u, view_height(u, ext, u.transition.shown))), &map);
+    // Bureaus a cluster column stands for (or all, toggled off) cannot be picked.
+    let hidden = |u: &UnitView| matches!((&clusters, &display), (Some(c), Some(d)) if c.hides(u.index, u.point, d));
+    let hit = pick(ray.origin, *ray.direction, units.iter().filter(|u| !hidden(u)).map(|u| (u, view_height(u, ext, u.transition.shown))), &map);
     attention.end();
     select.write(Select(hit));
 }

@@ -193,6 +193,11 @@ pub fn drain_live(mut feed: ResMut<LiveFeed>, mut picture: ResMut<Picture>, mut 
                 feed.conn = s;
             }
             FeedMsg::State(_) => {}
+            FeedMsg::Provenance { simulated } if picture.simulated != simulated => {
+                info!("live feed {}: the backend says its data is {}", feed.url, if simulated { "simulated" } else { "real" });
+                picture.simulated = simulated;
+                changed = true;
+            }
             // The first of each kind is logged with its first ids; later ones are counted.
             FeedMsg::Rejected { item, kind, count, .. } => {
                 let total = feed.rejected.entry((item, kind)).or_insert(0);

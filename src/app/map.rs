@@ -28,6 +28,10 @@ pub struct MapResource {
     pub bureaus: Vec<PointUnit>,
     /// Problems found while loading, logged once the app's logger is up.
     pub warnings: Vec<String>,
+    /// The map's features that did not load, one line each ("feature 7 (id 110105007):
+    /// reason", the first error of that feature), in feature order: shown on screen, with the
+    /// count, so a missing unit is never a silent hole.
+    pub failed: Vec<String>,
 }
 
 /// A neighbouring district drawn as context.
@@ -43,9 +47,11 @@ pub struct ContextArea {
 }
 
 impl MapResource {
-    /// A map of `data` alone: not the schematic, no context, no bureaus, no warnings.
+    /// A map of `data` alone: not the schematic, no context, no bureaus, no warnings; its
+    /// failed features from `data`'s report.
     pub fn from_data(data: MapData) -> Self {
-        Self { data, schematic: false, context: Vec::new(), bureaus: Vec::new(), warnings: Vec::new() }
+        let failed = failed_features(&data);
+        Self { data, schematic: false, context: Vec::new(), bureaus: Vec::new(), warnings: Vec::new(), failed }
     }
 
     /// The display name of the unit or bureau `id`, or `id` itself when unknown.
@@ -64,6 +70,11 @@ impl MapResource {
     pub fn column_name(&self, id: &str, max: usize) -> String {
         let name = self.unit_name(id);
         crate::app::i18n::truncate(name.strip_prefix("朝阳区").filter(|n| !n.is_empty()).unwrap_or(name), max)
+    }
+
+    /// The on-screen load count ("42/43 units loaded · 1 failed"), when a feature failed.
+    pub fn loaded_text(&self, lang: crate::config::Lang) -> Option<String> {
+        crate::app::i18n::units_loaded_text(self.data.units.len(), self.data.units.len() + self.failed.len(), lang)
     }
 
     /// Whether `id` is a bureau (a point unit) rather than an area unit.
@@ -138,7 +149,22 @@ pub fn load_map(map: Option<&Path>, cfg: &MapConfig) -> anyhow::Result<MapResour
             Err(e) => warnings.push(format!("bureaus {}: {e}; showing none", path.display())),
         }
     }
-    Ok(MapResource { data, schematic, context, bureaus, warnings })
+    let failed = failed_features(&data);
+    Ok(MapResource { data, schematic, context, bureaus, warnings, failed })
+}
+
+/// One line per feature of `data` that did not load (its first error), in feature order.
+fn failed_features(data: &MapData) -> Vec<String> {
+    let loaded: std::collections::HashSet<usize> = data.units.iter().map(|u| u.feature_index).collect();
+    let mut seen = std::collections::HashSet::new();
+    data.report
+        .errors()
+        .filter(|e| !loaded.contains(&e.feature_index) && seen.insert(e.feature_index))
+        .map(|e| {
+            let id = e.id.as_deref().map(|id| format!(" (id {id})")).unwrap_or_default();
+            format!("feature {}{id}: {}", e.feature_index, e.reason)
+        })
+        .collect()
 }
 
 fn log_startup_warnings(map: Res<MapResource>) {
@@ -156,5 +182,20 @@ mod tests {
         let w = world_from_map((1200.0, 3400.0), 50.0);
         assert_eq!(w, Vec3::new(1200.0, 50.0, -3400.0), "north is world -z");
         assert_eq!(map_from_world(w), (1200.0, 3400.0));
+    }
+
+    #[test]
+    fn a_unit_that_fails_to_load_is_counted_and_listed() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/one_broken_unit.geojson");
+        let cfg = MapConfig { context: Some(PathBuf::new()), bureaus: PathBuf::new(), ..MapConfig::default() };
+        let map = load_map(Some(&path), &cfg).unwrap();
+        assert_eq!(map.data.units.len(), 2);
+        assert_eq!(map.failed.len(), 1, "{:?}", map.failed);
+        assert!(map.failed[0].starts_with("feature 2 (id 900003): "), "{}", map.failed[0]);
+        assert_eq!(map.loaded_text(crate::config::Lang::En).as_deref(), Some("2/3 units loaded · 1 failed"));
+        assert_eq!(map.loaded_text(crate::config::Lang::Zh).as_deref(), Some("2/3 个单元已加载 · 1 个失败"));
+        // A map whose every feature loads says nothing.
+        let whole = load_map(Some(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/two_units.geojson")), &cfg).unwrap();
+        assert!(whole.failed.is_empty() && whole.loaded_text(crate::config::Lang::Zh).is_none());
     }
 }

@@ -33,7 +33,8 @@
 //! | [`window`] | the window: size, and fullscreen placement with monitor fallbacks |
 //! | [`watchdog`] | systemd readiness and watchdog pings |
 //! | [`measure`] | frame stats, churn, soak, exit timer |
-//! | [`capture`] | `--screenshot` |
+//! | [`drawn`] | rectangles the views drew, for the capture's sidecar |
+//! | [`capture`] | `--screenshot`: waits for a complete picture, saves it and its sidecar |
 
 pub mod alerts;
 pub mod board;
@@ -41,6 +42,7 @@ pub mod camera;
 mod capture;
 pub mod demo;
 pub mod derive;
+mod drawn;
 mod features;
 pub mod flight;
 mod handoff;
@@ -184,9 +186,11 @@ impl WallPlugin {
         let measuring = options.capture.is_some() || options.perf.measuring();
         let reactive = options.config.render.reactive && !measuring;
         let measurement = measure::Measurement::open(options.perf.clone())?;
+        let mut picture = picture::Picture::new(source);
+        picture.simulated = matches!(&feed, Feed::Demo(d) if d.simulated);
         let parts = Parts {
             settings,
-            picture: picture::Picture::new(source),
+            picture,
             map,
             feed,
             measurement,

@@ -7,6 +7,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use super::board::{Board, BoardTab};
 use super::demo::DemoFeed;
 use super::derive::Derived;
+use super::drawn::DrawnRects;
 use super::i18n::{self, T, UiLang};
 use super::incidents::Acks;
 use super::map::MapResource;
@@ -26,9 +27,27 @@ fn ranking_on(settings: Res<Settings>) -> bool {
     settings.config.ui.ranking
 }
 
-/// Ranking board column widths, points: rank, unit, total, trend arrow, threat, asset,
-/// compliance (340 in all).
+/// Ranking board column widths at least, points: rank, unit, total, trend arrow, threat,
+/// asset, compliance (340 in all). Each figure column widens to its head's text in the UI's
+/// language ([`column_widths`]); the unit column takes what is left.
 const COLUMNS: [f32; 7] = [26.0, 122.0, 52.0, 20.0, 40.0, 40.0, 40.0];
+
+/// Space after a column head's text before the next column, points.
+const HEAD_GAP: f32 = 6.0;
+
+/// The board's column widths for heads whose text is `head_widths` points wide, in a board
+/// `total` points wide: every column but the unit's at least its [`COLUMNS`] width and its
+/// head plus [`HEAD_GAP`]; the unit column gets the rest (at least 72 points, where its names
+/// are cut shorter).
+fn column_widths(head_widths: [f32; 7], total: f32) -> [f32; 7] {
+    let mut w = COLUMNS;
+    for i in [0, 2, 3, 4, 5, 6] {
+        w[i] = w[i].max(head_widths[i] + 2.0 + HEAD_GAP);
+    }
+    let others: f32 = w.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, v)| v).sum();
+    w[1] = (total - others).max(72.0).max(head_widths[1] + 2.0 + HEAD_GAP);
+    w
+}
 
 #[allow(clippy::too_many_arguments)]
 fn ranking_ui(
@@ -43,6 +62,7 @@ fn ranking_ui(
     picture: Res<Picture>,
     mut select: MessageWriter<Select>,
     mut bureaus_tab: Local<bool>,
+    mut drawn: Option<ResMut<DrawnRects>>,
 ) -> Result {
     let demo = demo.is_some();
     let stale = picture.freshness == super::picture::Freshness::Stale;
@@ -139,22 +159,28 @@ fn ranking_ui(
                 let text = format!("{} · {}", T::EfficiencyOver.get(lang), over.get(lang));
                 ui.label(egui::RichText::new(text).size(11.0).color(theme::egui(theme::DIM)));
             }
+            let heads = if efficiency {
+                ["#", T::Unit.get(lang), T::OnTime.get(lang), "", T::MttrShort.get(lang), T::OpenShort.get(lang), T::Overdue.get(lang)]
+            } else {
+                ["#", T::Unit.get(lang), T::TotalShort.get(lang), "", T::Threat.get(lang), T::AssetShort.get(lang), T::ComplianceShort.get(lang)]
+            };
+            let head_font = egui::FontId::proportional(11.0);
+            let galleys = heads.map(|t| ui.painter().layout_no_wrap(t.to_owned(), head_font.clone(), theme::egui(theme::DIM)));
+            let widths = column_widths(galleys.each_ref().map(|g| g.size().x), theme::RANKING_W);
             {
                 let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 16.0), egui::Sense::hover());
                 let mut x = rect.left();
-                let heads = if efficiency {
-                    ["#", T::Unit.get(lang), T::OnTime.get(lang), "", T::MttrShort.get(lang), T::OpenShort.get(lang), T::Overdue.get(lang)]
-                } else {
-                    ["#", T::Unit.get(lang), T::TotalShort.get(lang), "", T::Threat.get(lang), T::AssetShort.get(lang), T::ComplianceShort.get(lang)]
-                };
-                for (text, w) in heads.into_iter().zip(COLUMNS) {
-                    ui.painter().text(
-                        egui::pos2(x + 2.0, rect.center().y),
-                        egui::Align2::LEFT_CENTER,
-                        text,
-                        egui::FontId::proportional(11.0),
-                        theme::egui(theme::DIM),
-                    );
+                if let Some(d) = drawn.as_mut() {
+                    d.ranking_heads.clear();
+                }
+                for ((text, galley), w) in heads.into_iter().zip(galleys).zip(widths) {
+                    let at = egui::pos2(x + 2.0, rect.center().y - galley.size().y / 2.0);
+                    if let Some(d) = drawn.as_mut()
+                        && !text.is_empty()
+                    {
+                        d.ranking_heads.push((text.to_owned(), egui::Rect::from_min_size(at, galley.size())));
+                    }
+                    ui.painter().galley(at, galley, theme::egui(theme::DIM));
                     x += w;
                 }
             }
@@ -188,12 +214,15 @@ fn ranking_ui(
                             x += w;
                         };
                         let size = if settings.config.ui.touch { 17.0 } else { 13.0 };
-                        cell(&format!("{}", row.rank), COLUMNS[0], theme::egui(theme::DIM), size);
-                        cell(&map.column_name(&row.id, if settings.config.ui.touch { 6 } else { 8 }), COLUMNS[1], theme::egui(theme::TEXT), size);
-                        cell(&row.main, COLUMNS[2], row.main_colour, size);
-                        cell(&row.mark, COLUMNS[3], row.mark_colour, size - 2.0);
+                        cell(&format!("{}", row.rank), widths[0], theme::egui(theme::DIM), size);
+                        // Names cut to what the unit column holds (about 15 points a character).
+                        let chars = ((widths[1] - 6.0) / if settings.config.ui.touch { 19.0 } else { 15.0 }).floor().clamp(3.0, 8.0) as usize;
+                        cell(&map.column_name(&row.id, chars), widths[1], theme::egui(theme::TEXT), size);
+                        cell(&row.main, widths[2], row.main_colour, size);
+                        // The trend arrow or rank change, as large as the figures.
+                        cell(&row.mark, widths[3], row.mark_colour, size + 1.0);
                         for (k, part) in row.parts.iter().enumerate() {
-                            cell(&part.0, COLUMNS[4 + k], part.1, size - 1.0);
+                            cell(&part.0, widths[4 + k], part.1, size - 1.0);
                         }
                         if response.clicked() {
                             select.write(Select(if selected { None } else { Some(row.id.clone()) }));
@@ -306,7 +335,13 @@ fn detail_ui(
     acks: Res<Acks>,
     mut select: MessageWriter<Select>,
 ) -> Result {
-    let Some((id, d)) = &derived.detail else { return Ok(()) };
+    let Some((id, d)) = &derived.detail else {
+        // Nothing selected: the drill-down area lists the map's features that did not load.
+        if !map.failed.is_empty() {
+            failed_units_ui(contexts.ctx_mut()?, &map, lang.0);
+        }
+        return Ok(());
+    };
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
     let big = theme::touch_scale(settings.config.ui.touch);
@@ -409,6 +444,29 @@ const AGE_BAR_W: f32 = 150.0;
 /// its age against the deadline it works to (amber, red once past it) with the age and the
 /// limit in minutes. Scrolls when there are more than fit (a kiosk drags it).
 #[allow(clippy::too_many_arguments)]
+/// At most this many failed features are listed; the rest are counted.
+const FAILED_LISTED: usize = 8;
+
+/// The drill-down area with no unit selected, when map features failed to load: the count
+/// and the first [`FAILED_LISTED`] failures (feature, id, reason; the full list is in the log).
+fn failed_units_ui(ctx: &egui::Context, map: &MapResource, lang: crate::config::Lang) {
+    egui::Area::new("detail".into()).anchor(egui::Align2::RIGHT_TOP, egui::vec2(-theme::MARGIN, theme::PANELS_TOP)).show(ctx, |ui| {
+        theme::panel_frame().show(ui, |ui| {
+            ui.set_width(theme::DETAIL_W);
+            ui.label(egui::RichText::new(T::NotLoaded.get(lang)).size(16.0).strong().color(theme::egui(theme::AMBER)));
+            if let Some(count) = map.loaded_text(lang) {
+                ui.label(egui::RichText::new(count).size(13.0).color(theme::egui(theme::TEXT)));
+            }
+            for line in map.failed.iter().take(FAILED_LISTED) {
+                ui.label(egui::RichText::new(i18n::truncate(line, 120)).size(12.0).color(theme::egui(theme::DIM)));
+            }
+            if map.failed.len() > FAILED_LISTED {
+                ui.label(egui::RichText::new(format!("… +{}", map.failed.len() - FAILED_LISTED)).size(12.0).color(theme::egui(theme::DIM)));
+            }
+        });
+    });
+}
+
 fn open_incidents_ui(ui: &mut egui::Ui, d: &crate::model::UnitDetail, unit_name: &str, acks: &Acks, settings: &Settings, lang: crate::config::Lang, big: f32) {
     let dim = theme::egui(theme::DIM);
     ui.label(egui::RichText::new(T::OpenIncidentsList.get(lang)).size(13.0 * big).color(dim));
@@ -555,5 +613,23 @@ fn trend_ui(ui: &mut egui::Ui, picture: &Picture, id: &str, settings: &Settings,
         && let Some(last) = runs.last().and_then(|r| r.last())
     {
         painter.circle_filled(*last, 3.0, colour);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_widen_to_their_heads_and_the_unit_column_takes_the_rest() {
+        // Short heads: the minimum widths, 340 in all.
+        let w = column_widths([8.0, 20.0, 20.0, 0.0, 20.0, 20.0, 20.0], 340.0);
+        assert_eq!(w, COLUMNS);
+        // A 60-point head ("Compliance" at 11 pt) widens its column to 68; the unit column
+        // gives up the 28 points, so the board keeps its width.
+        let w = column_widths([8.0, 20.0, 20.0, 0.0, 20.0, 20.0, 60.0], 340.0);
+        assert_eq!(w[6], 68.0);
+        assert_eq!(w[1], 94.0);
+        assert_eq!(w.iter().sum::<f32>(), 340.0);
     }
 }

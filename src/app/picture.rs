@@ -77,12 +77,15 @@ pub struct Picture {
     pub epoch: u64,
     /// How current the data is (always live in demo mode).
     pub freshness: Freshness,
+    /// Whether the data is simulated: the demo recording's header says so, or the live
+    /// backend's snapshot does. The header then shows the 模拟 / SIMULATED badge.
+    pub simulated: bool,
 }
 
 impl Picture {
-    /// An empty picture from `source`: no data, no clock, generation 0, live.
+    /// An empty picture from `source`: no data, no clock, generation 0, live, not simulated.
     pub fn new(source: Source) -> Self {
-        Self { state: Arc::default(), source, clock: None, generation: 0, epoch: 0, freshness: Freshness::Live }
+        Self { state: Arc::default(), source, clock: None, generation: 0, epoch: 0, freshness: Freshness::Live, simulated: false }
     }
 
     /// "Now" for the rolling windows (alerts in the last 24 h, the 24 h trend): the data clock

@@ -35,6 +35,7 @@ pub(super) fn plugin(app: &mut App) {
 /// Drawing the units: the meshes at start, then each frame the per-unit buffer (merged) or
 /// the palette handles and heights (palette), after the units stepped.
 pub(super) fn view_plugin(app: &mut App) {
+    app.init_resource::<BureauDisplay>().add_systems(Update, toggle_bureaus.in_set(AppSystems::Input));
     app.add_systems(Startup, (setup_palette.run_if(palette_mode), spawn_map).chain()).add_systems(
         Update,
         (write_unit_buffer.run_if(resource_exists::<UnitBuffer>), apply_palette.run_if(resource_exists::<Palette>))
@@ -240,6 +241,82 @@ fn line_mesh(segments: Vec<[f32; 3]>) -> Mesh {
 /// Side of a bureau's square column, metres.
 pub const COLUMN_SIDE_M: f64 = 200.0;
 
+/// Side of a bureau cluster's square column, metres.
+pub const CLUSTER_SIDE_M: f64 = 480.0;
+
+/// Bureaus within this distance of a cluster's first member join it, metres.
+pub const CLUSTER_RADIUS_M: f64 = 2_500.0;
+
+/// A cluster's column keeps its centre this far, on either axis, from every township's label
+/// point, metres: its half side and a margin, so it never stands on a label.
+pub const CLUSTER_CLEARANCE_M: f64 = CLUSTER_SIDE_M / 2.0 + 250.0;
+
+/// A per-unit buffer value that draws nothing: the unit shader collapses a unit whose height
+/// is negative.
+const HIDDEN: Vec4 = Vec4::new(-1.0, -1.0, 0.0, 0.0);
+
+/// How the bureau columns are shown: clustered at district zoom (the camera sets it), and
+/// whether they are shown at all (`B` toggles).
+#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BureauDisplay {
+    /// Near bureaus are drawn as one cluster column each (the camera is out at district
+    /// zoom).
+    pub clustered: bool,
+    /// Bureau columns are drawn at all.
+    pub shown: bool,
+}
+
+impl Default for BureauDisplay {
+    fn default() -> Self {
+        Self { clustered: true, shown: true }
+    }
+}
+
+/// One cluster of bureaus drawn as a single column at district zoom.
+#[derive(Clone, Debug)]
+pub struct ClusterView {
+    /// Its slot in the per-unit buffer (after every unit's).
+    pub slot: u32,
+    /// Its members' ids.
+    pub members: Vec<String>,
+    /// Where its column stands: world (x, z), metres.
+    pub at_xz: Vec2,
+    /// Its height now, metres (the tallest member's; 0 while hidden).
+    pub height: f32,
+    /// Its score now, the worst member's (0–100), if any member has one.
+    pub score: Option<f32>,
+}
+
+/// The bureau clusters of the merged map, and for each buffer slot the cluster it belongs to.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct BureauClusters {
+    /// The clusters.
+    pub clusters: Vec<ClusterView>,
+    /// Per unit slot, its cluster's index in `clusters`.
+    cluster_of: Vec<Option<u32>>,
+    /// Per cluster, whether it shows its members (expanded) this frame.
+    expanded: Vec<bool>,
+}
+
+impl BureauClusters {
+    /// Whether the column of unit `slot` is hidden now: bureaus are hidden, or its cluster
+    /// stands for it.
+    pub fn hides(&self, slot: u32, point: bool, display: &BureauDisplay) -> bool {
+        point && (!display.shown || self.cluster_of.get(slot as usize).copied().flatten().is_some_and(|k| !self.expanded[k as usize]))
+    }
+
+    /// The clusters drawn as one column now (district zoom, bureaus shown, none selected).
+    pub fn drawn(&self) -> impl Iterator<Item = &ClusterView> {
+        self.clusters.iter().zip(&self.expanded).filter(|(c, e)| !**e && c.height > 0.0).map(|(c, _)| c)
+    }
+}
+
+fn cluster_prism() -> PrismMesh {
+    let half = CLUSTER_SIDE_M / 2.0;
+    let square = ::geo::Polygon::new(::geo::LineString::from(vec![(-half, -half), (half, -half), (half, half), (-half, half), (-half, -half)]), vec![]);
+    build_prism(std::slice::from_ref(&square)).0
+}
+
 /// The prism of one bureau column around the origin, [`COLUMN_SIDE_M`] a side.
 fn column_prism() -> PrismMesh {
     let half = COLUMN_SIDE_M / 2.0;
@@ -315,7 +392,26 @@ fn spawn_merged(commands: &mut Commands, assets: &mut SceneAssets, map: &MapReso
     for view in views.iter().filter(|v| v.point) {
         body.push_prism(&column, view.label_xz, view.index);
     }
+    // Bureaus close together share one wider column at district zoom, kept off the townships'
+    // label points; its slots follow every unit's.
+    let points: Vec<(f64, f64)> = map.bureaus.iter().map(|b| b.xy).collect();
+    let avoid: Vec<(f64, f64)> = map.data.units.iter().map(|u| u.label_point).collect();
+    let first_bureau = map.data.units.len() as u32;
+    let mut clusters = BureauClusters { cluster_of: vec![None; views.len()], ..default() };
+    let wide = cluster_prism();
+    for (k, c) in crate::geo::cluster_points(&points, CLUSTER_RADIUS_M, &avoid, CLUSTER_CLEARANCE_M).into_iter().enumerate() {
+        let slot = (views.len() + k) as u32;
+        let at_xz = world_from_map(c.at, 0.0).xz();
+        body.push_prism(&wide, at_xz, slot);
+        for &m in &c.members {
+            clusters.cluster_of[first_bureau as usize + m] = Some(k as u32);
+        }
+        let members = c.members.iter().map(|&m| map.bureaus[m].id.clone()).collect();
+        clusters.clusters.push(ClusterView { slot, members, at_xz, height: 0.0, score: None });
+    }
+    clusters.expanded = vec![false; clusters.clusters.len()];
     let mut values: Vec<Vec4> = views.iter().map(|v| Vec4::new(view_height(v, ext, None), -1.0, 0.0, 0.0)).collect();
+    values.extend(std::iter::repeat_n(HIDDEN, clusters.clusters.len()));
     if values.is_empty() {
         // A storage buffer cannot be empty.
         values.push(Vec4::ZERO);
@@ -350,6 +446,7 @@ fn spawn_merged(commands: &mut Commands, assets: &mut SceneAssets, map: &MapReso
         ));
     }
     commands.insert_resource(UnitBuffer { values, handle, materials: [body_material, line_material], stale: false });
+    commands.insert_resource(clusters);
     commands.spawn_batch(views);
 }
 
@@ -513,6 +610,14 @@ fn ask_while_moving(units: Query<&UnitView>, mut redraw: ResMut<Redraw>) {
     }
 }
 
+/// `B` shows or hides the bureau columns (merged mode).
+fn toggle_bureaus(keys: Res<ButtonInput<KeyCode>>, mut display: ResMut<BureauDisplay>, mut redraw: ResMut<Redraw>) {
+    if keys.just_pressed(KeyCode::KeyB) {
+        display.shown = !display.shown;
+        redraw.animate();
+    }
+}
+
 /// Palette mode: applies each unit's height and palette colour.
 fn apply_palette(
     picture: Res<Picture>,
@@ -538,7 +643,10 @@ fn apply_palette(
 }
 
 /// Merged mode: writes the per-unit buffer, only when a value changed (an idle wall uploads
-/// nothing), and the materials' stale flag when freshness turns.
+/// nothing), and the materials' stale flag when freshness turns. Bureaus in a cluster are
+/// hidden while their cluster's column stands for them (district zoom, none of them
+/// selected); all bureaus are hidden while [`BureauDisplay::shown`] is off.
+#[allow(clippy::too_many_arguments)]
 fn write_unit_buffer(
     picture: Res<Picture>,
     settings: Res<Settings>,
@@ -547,14 +655,44 @@ fn write_unit_buffer(
     mut buffers: ResMut<Assets<ShaderBuffer>>,
     mut materials: ResMut<Assets<UnitMaterial>>,
     units: Query<&UnitView>,
+    mut clusters: ResMut<BureauClusters>,
+    display: Res<BureauDisplay>,
 ) {
     let ext = &settings.config.extrusion;
     let mut changed = false;
+    // A cluster shows its members when the camera is in close, or when one of them is
+    // selected.
+    let clusters = &mut *clusters;
+    for (k, c) in clusters.clusters.iter().enumerate() {
+        clusters.expanded[k] = !display.clustered || selection.unit.as_ref().is_some_and(|s| c.members.contains(s));
+    }
+    // The tallest member's height, the worst member's score, the strongest pulse.
+    let mut tops = vec![HIDDEN; clusters.clusters.len()];
     for unit in &units {
         let shown = unit.transition.shown;
         let selected = selection.unit.as_deref() == Some(unit.id.as_str());
-        let value = Vec4::new(view_height(unit, ext, shown), shown.unwrap_or(-1.0), unit.pulse.value(), if selected { 1.0 } else { 0.0 });
+        let mut value = Vec4::new(view_height(unit, ext, shown), shown.unwrap_or(-1.0), unit.pulse.value(), if selected { 1.0 } else { 0.0 });
+        if unit.point
+            && let Some(k) = clusters.cluster_of.get(unit.index as usize).copied().flatten()
+        {
+            let top = &mut tops[k as usize];
+            *top = Vec4::new(top.x.max(value.x), top.y.max(value.y), top.z.max(value.z), 0.0);
+        }
+        if clusters.hides(unit.index, unit.point, &display) {
+            value = HIDDEN;
+        }
         let Some(slot) = buffer.values.get_mut(unit.index as usize) else { continue };
+        if *slot != value {
+            *slot = value;
+            changed = true;
+        }
+    }
+    for (k, top) in tops.into_iter().enumerate() {
+        let value = if display.shown && !clusters.expanded[k] { top } else { HIDDEN };
+        let c = &mut clusters.clusters[k];
+        c.height = value.x.max(0.0);
+        c.score = (value.y >= 0.0).then_some(value.y);
+        let Some(slot) = buffer.values.get_mut(c.slot as usize) else { continue };
         if *slot != value {
             *slot = value;
             changed = true;

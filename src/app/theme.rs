@@ -56,6 +56,8 @@ pub const PANEL_FILL: Rgb = [6, 12, 26];
 pub const PANEL_STROKE: Rgb = [0x1e, 0x3a, 0x5a];
 /// The 示意图 (schematic) badge.
 pub const SCHEMATIC_BADGE: Rgb = [0xe8, 0xb0, 0x4a];
+/// Fill of the 模拟数据 / SIMULATED badge in the header (black text on it).
+pub const SIMULATED_BADGE: Rgb = [0xff, 0x9f, 0x1c];
 /// Background of bars and the trend chart inside panels.
 pub const TRACK: Rgb = [0x1a, 0x22, 0x33];
 /// Background of the 24 h trend chart.
@@ -149,6 +151,12 @@ pub const RANKING_W: f32 = 340.0;
 pub const DETAIL_W: f32 = 380.0;
 /// Width of the ticker's content, points.
 pub const TICKER_W: f32 = 420.0;
+
+/// The UI scale for a window `height` logical pixels tall: the configured factor, or with
+/// 0 (auto) height / 1080, at least 1 — so panels keep their share of a 4K or 8K wall.
+pub fn ui_zoom(configured: f32, height: f32) -> f32 {
+    if configured > 0.0 { configured } else { (height / 1080.0).max(1.0) }
+}
 
 /// Space the bottom-anchored panels (legend, ticker) leave below them, points: above the
 /// timeline in demo mode, else the margin.

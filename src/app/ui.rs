@@ -5,6 +5,7 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::demo::DemoFeed;
+use super::drawn::DrawnRects;
 use super::i18n::{self, T, UiLang};
 use super::live::LiveFeed;
 use super::map::MapResource;
@@ -42,16 +43,10 @@ pub(super) fn plugin(cjk_font: bool) -> impl Fn(&mut App) {
     }
 }
 
-/// The UI scale for a window `height` logical pixels tall: the configured factor, or with
-/// 0 (auto) height / 1080, at least 1 — so panels keep their share of a 4K or 8K wall.
-pub fn ui_zoom(configured: f32, height: f32) -> f32 {
-    if configured > 0.0 { configured } else { (height / 1080.0).max(1.0) }
-}
-
 fn ui_scale(mut contexts: EguiContexts, settings: Res<Settings>, windows: Query<&Window>) -> Result {
     let ctx = contexts.ctx_mut()?;
     let Ok(window) = windows.single() else { return Ok(()) };
-    let zoom = ui_zoom(settings.config.ui.scale, window.height());
+    let zoom = theme::ui_zoom(settings.config.ui.scale, window.height());
     if (ctx.zoom_factor() - zoom).abs() > 1e-3 {
         ctx.set_zoom_factor(zoom);
     }
@@ -108,6 +103,7 @@ fn header_ui(
     lang: Res<UiLang>,
     live: Option<Res<LiveFeed>>,
     tour: Option<Res<Tour>>,
+    mut drawn: Option<ResMut<DrawnRects>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
@@ -129,6 +125,26 @@ fn header_ui(
                             .color(egui::Color32::BLACK)
                             .background_color(theme::egui(theme::SCHEMATIC_BADGE)),
                     );
+                }
+                // Provenance: the source says its data is simulated (a demo recording, or a
+                // gateway playing one); a live-looking wall must never hide that.
+                if picture.simulated {
+                    ui.add_space(8.0);
+                    let badge = egui::RichText::new(format!(" {} ", T::SimulatedData.get(lang)))
+                        .size(15.0)
+                        .strong()
+                        .color(egui::Color32::BLACK)
+                        .background_color(theme::egui(theme::SIMULATED_BADGE));
+                    let shown = ui.label(badge);
+                    if let Some(d) = drawn.as_mut() {
+                        d.simulated_badge = Some(shown.rect);
+                    }
+                } else if let Some(d) = drawn.as_mut() {
+                    d.simulated_badge = None;
+                }
+                if let Some(count) = map.loaded_text(lang) {
+                    ui.add_space(8.0);
+                    ui.label(egui::RichText::new(count).size(14.0).color(theme::egui(theme::AMBER)));
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let clock = picture.clock.map(|c| c.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "—".into());
@@ -301,15 +317,19 @@ fn watermark_lines(
     (title, sub)
 }
 
-fn glyph_probe_ui(mut contexts: EguiContexts) -> Result {
+fn glyph_probe_ui(mut contexts: EguiContexts, windows: Query<&Window>) -> Result {
     let ctx = contexts.ctx_mut()?;
-    let screen = ctx.content_rect();
-    let origin = glyph_probe_origin(screen.width(), screen.height());
+    let Ok(window) = windows.single() else { return Ok(()) };
+    // The probe's cells are logical pixels (as the capture reports them): painted in egui
+    // points, they are that over the UI zoom, and so is the glyph.
+    let zoom = ctx.zoom_factor();
+    let origin = glyph_probe_origin(window.width(), window.height()) / zoom;
+    let cell_pt = GLYPH_CELL / zoom;
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, "glyph-probe".into()));
     for (i, ch) in GLYPH_PROBE.iter().enumerate() {
-        let cell = egui::Rect::from_min_size(origin + egui::vec2(i as f32 * GLYPH_CELL, 0.0), egui::vec2(GLYPH_CELL, GLYPH_CELL));
+        let cell = egui::Rect::from_min_size(origin + egui::vec2(i as f32 * cell_pt, 0.0), egui::vec2(cell_pt, cell_pt));
         painter.rect_filled(cell, 0.0, egui::Color32::BLACK);
-        painter.text(cell.center(), egui::Align2::CENTER_CENTER, ch.to_string(), egui::FontId::proportional(44.0), theme::egui(theme::TEXT));
+        painter.text(cell.center(), egui::Align2::CENTER_CENTER, ch.to_string(), egui::FontId::proportional(44.0 / zoom), theme::egui(theme::TEXT));
     }
     Ok(())
 }

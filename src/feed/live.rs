@@ -184,6 +184,12 @@ pub enum FeedMsg {
         /// Units cleared to no data, as in [`FeedMsg::Snapshot`].
         cleared: Vec<String>,
     },
+    /// Whether the backend says its data is simulated (the snapshot's `simulated` flag), sent
+    /// with every snapshot taken.
+    Provenance {
+        /// True for simulated data (a demo recording behind the gateway).
+        simulated: bool,
+    },
     /// A new alert.
     Alert(Alert),
     /// An alert's status changed.
@@ -558,6 +564,7 @@ impl Client {
         let snap: ScoresSnapshot = self.get_json("/scores").await?;
         let page: AlertsPage = self.get_json("/alerts?since=0").await?;
         let (scores, cleared, alerts) = self.decode(&snap, &page);
+        self.send(FeedMsg::Provenance { simulated: snap.simulated });
         self.send(FeedMsg::Snapshot { as_of: snap.as_of, scores, cleared, alerts });
         Ok(snap.last_event_id)
     }
@@ -696,6 +703,7 @@ impl Client {
             let page: AlertsPage = self.get_json(&format!("/alerts?since={cursor}")).await?;
             backoff.reset();
             let (scores, cleared, alerts) = self.decode(&snap, &page);
+            self.send(FeedMsg::Provenance { simulated: snap.simulated });
             // An unchanged snapshot proves the server alive (Contact) but is not new data.
             if last_as_of != Some(snap.as_of) {
                 self.send(FeedMsg::Scores { as_of: snap.as_of, scores, cleared });

@@ -38,6 +38,14 @@ pub struct RecordingHeader {
     pub description: String,
 }
 
+impl RecordingHeader {
+    /// Whether the recording says its data is simulated: its description mentions
+    /// "simulated" (any case) or 模拟, as `situation-wall simulate` writes.
+    pub fn is_simulated(&self) -> bool {
+        self.description.to_lowercase().contains("simulated") || self.description.contains("模拟")
+    }
+}
+
 /// One unit's score inside a `scores` record. All scores are 0–100, each read like the live
 /// contract's (a number or a numeric string, see [`crate::api::number`]). An entry whose
 /// `total` is `null` is a clear, kept in the `cleared` list of [`RecordBody::Scores`] instead.

@@ -17,5 +17,5 @@ pub mod synthetic;
 pub use load::{Crs, FeatureIssue, IssueSeverity, LoadOptions, LoadReport, MapData, MapError, MapUnit, load_geojson_file, load_geojson_str};
 pub use mesh::{PrismMesh, TriangulationCheck, build_prism, outline_segments, triangulate_polygon};
 pub use overlap::{Footprint, OVERLAP_MIN_FRACTION, OVERLAP_MIN_M2, UnitOverlap, find_overlaps};
-pub use points::{PointUnit, load_point_units};
+pub use points::{PointCluster, PointUnit, cluster_points, load_point_units};
 pub use projection::LocalProjection;
