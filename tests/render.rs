@@ -311,7 +311,14 @@ fn intersects(a: [f64; 4], b: [f64; 4]) -> bool {
 /// screen; the ranking board's column heads are disjoint. Returns how many labels were drawn.
 fn assert_layout_clean(name: &str, shot: &Shot) -> usize {
     let labels: Vec<(String, [f64; 4])> = shot.meta["labels"].as_array().unwrap().iter().map(|l| (l[0].as_str().unwrap().to_owned(), rect(&l[1]))).collect();
-    let panels: Vec<(String, [f64; 4])> = shot.meta["panels"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), rect(v))).collect();
+    // Panels, the header, and the overdue badges (超时 N) standing over their units.
+    let panels: Vec<(String, [f64; 4])> = shot.meta["panels"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), rect(v)))
+        .chain(shot.meta["overdue_badges"].as_array().unwrap().iter().map(|b| (format!("overdue badge of {}", b[0]), rect(&b[1]))))
+        .collect();
     let (w, h) = (f64::from(shot.rgb.width()), f64::from(shot.rgb.height()));
     for (i, (id, r)) in labels.iter().enumerate() {
         assert!(r[0] >= 0.0 && r[1] >= 0.0 && r[2] <= w && r[3] <= h, "{name}: label {id} {r:?} leaves the screen");

@@ -12,6 +12,7 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::demo::DemoFeed;
+use super::drawn::visible_panel;
 use super::flight::Attention;
 use super::i18n::{self, T, UiLang};
 use super::incidents::{Acknowledge, OpenCritical};
@@ -205,6 +206,7 @@ fn ask_while_showing(ripples: Query<(), With<Ripple>>, critical: Res<OpenCritica
 }
 
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 fn ticker_ui(
     mut contexts: EguiContexts,
     settings: Res<Settings>,
@@ -221,13 +223,21 @@ fn ticker_ui(
     let bottom = theme::bottom_clearance(demo.is_some());
     let dim = theme::egui(theme::DIM);
     let white = theme::egui(theme::TEXT);
-    // Bottom right, or bottom centre while the drill-down holds the right side.
-    let anchor = if selection.unit.is_some() {
-        (egui::Align2::CENTER_BOTTOM, egui::vec2(0.0, -bottom))
-    } else {
-        (egui::Align2::RIGHT_BOTTOM, egui::vec2(-theme::MARGIN, -bottom))
+    // Bottom right. While the drill-down holds the right side, under it with as many rows as
+    // fit between it and the bottom (never over the map in the middle), or not at all when
+    // fewer than two would.
+    let len = match selection.unit.as_ref().and(visible_panel(ctx, "detail")) {
+        Some(detail) => {
+            let room = ctx.content_rect().bottom() - bottom - detail.bottom() - theme::MARGIN - theme::TICKER_FRAME_H;
+            let rows = (room / theme::TICKER_ROW_H).floor().max(0.0) as usize;
+            if rows < 2 {
+                return Ok(());
+            }
+            rows.min(len)
+        }
+        None => len,
     };
-    egui::Area::new("ticker".into()).anchor(anchor.0, anchor.1).show(ctx, |ui| {
+    egui::Area::new("ticker".into()).anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-theme::MARGIN, -bottom)).show(ctx, |ui| {
         theme::panel_frame().show(ui, |ui| {
             ui.set_width(theme::TICKER_W);
             ui.horizontal(|ui| {

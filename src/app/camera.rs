@@ -82,9 +82,7 @@ pub fn free_area(width: f32, height: f32, zoom: f32, ranking: bool, demo: bool, 
     let left = if ranking { pt(MARGIN + RANKING_W + 24.0 + MARGIN) } else { pt(MARGIN) };
     // The header, and the 严重 banner that takes over the top centre while an incident is open.
     let top = pt(56.0 + 100.0);
-    // The ticker: its title row, its rows of about 19 points, its frame.
-    let ticker = if ticker_rows > 0 { 24.0 + 20.0 + 19.0 * ticker_rows as f32 } else { 0.0 };
-    let bottom = pt(bottom_clearance(demo) + ticker);
+    let bottom = pt(bottom_clearance(demo) + super::theme::ticker_height(ticker_rows));
     let right = pt(MARGIN);
     let area = [left / width, top / height, 1.0 - right / width, 1.0 - bottom / height];
     if area[2] - area[0] < 0.33 || area[3] - area[1] < 0.33 { [0.0, 0.0, 1.0, 1.0] } else { area }

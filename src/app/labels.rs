@@ -9,6 +9,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::drawn::{DrawnRects, PANELS, visible_panel};
 use super::i18n;
+use super::incidents::BadgesDrawn;
 use super::map::{MapResource, world_from_map};
 use super::picture::Settings;
 use super::scene::{BureauClusters, CONTEXT_HEIGHT_M, UnitView};
@@ -40,6 +41,7 @@ fn labels_ui(
     map: Res<MapResource>,
     mut drawn: Option<ResMut<DrawnRects>>,
     clusters: Option<Res<BureauClusters>>,
+    badges: Option<Res<BadgesDrawn>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let Ok((camera, cam_tf)) = cameras.single() else { return Ok(()) };
@@ -65,6 +67,10 @@ fn labels_ui(
     let screen = ctx.content_rect();
     // The panels and the header as drawn last frame: no label goes under them.
     let mut obstacles: Vec<egui::Rect> = PANELS.iter().filter_map(|name| visible_panel(ctx, name)).collect();
+    // The overdue badges (超时 N) of the last frame stand over their units: labels go round.
+    if let Some(b) = &badges {
+        obstacles.extend(b.0.iter().map(|(_, r)| egui::Rect::from_min_max(egui::pos2(r[0], r[1]), egui::pos2(r[2], r[3]))));
+    }
     if let Some(d) = drawn.as_mut() {
         d.cluster_badges.clear();
     }

@@ -149,6 +149,16 @@ pub const PANELS_TOP: f32 = 64.0;
 pub const RANKING_W: f32 = 340.0;
 /// Width of the drill-down's content, points.
 pub const DETAIL_W: f32 = 380.0;
+/// Height of one ticker row, points (12-point text and its spacing).
+pub const TICKER_ROW_H: f32 = 19.0;
+/// The ticker's title row and frame margins, points.
+pub const TICKER_FRAME_H: f32 = 48.0;
+
+/// Height of the ticker with `rows` rows, points (0 with none).
+pub fn ticker_height(rows: usize) -> f32 {
+    if rows == 0 { 0.0 } else { TICKER_FRAME_H + TICKER_ROW_H * rows as f32 }
+}
+
 /// Width of the ticker's content, points.
 pub const TICKER_W: f32 = 420.0;
 
