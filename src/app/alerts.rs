@@ -206,7 +206,6 @@ fn ask_while_showing(ripples: Query<(), With<Ripple>>, critical: Res<OpenCritica
 }
 
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 fn ticker_ui(
     mut contexts: EguiContexts,
     settings: Res<Settings>,
