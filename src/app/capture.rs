@@ -62,6 +62,9 @@ pub struct CaptureMeta {
     pub overdue_badges: Vec<(String, [f32; 4])>,
     /// Unit labels drawn on the map: unit id and `[left, top, right, bottom]`, physical pixels.
     pub labels: Vec<(String, [f32; 4])>,
+    /// Leader lines to labels and badges set off from their points: unit id and `[x0, y0,
+    /// x1, y1]` (the point, then the label's end), physical pixels.
+    pub leaders: Vec<(String, [f32; 4])>,
     /// The ranking board's column heads as drawn: text and `[left, top, right, bottom]`,
     /// physical pixels.
     pub ranking_heads: Vec<(String, [f32; 4])>,
@@ -300,6 +303,7 @@ fn count_and_capture(
         panels,
         overdue_badges: badges.map(|b| b.0.iter().map(|(id, r)| (id.clone(), r.map(|v| v * px))).collect()).unwrap_or_default(),
         labels: drawn.labels.iter().map(|(id, r)| (id.clone(), physical(*r, px))).collect(),
+        leaders: drawn.leaders.iter().map(|(id, [a, b])| (id.clone(), [a.x, a.y, b.x, b.y].map(|v| v * px))).collect(),
         ranking_heads: drawn.ranking_heads.iter().map(|(t, r)| (t.clone(), physical(*r, px))).collect(),
         simulated_badge: drawn.simulated_badge.map(|r| physical(r, px)),
         clusters: cluster_samples(clusters.as_deref(), cameras.single().ok(), scale),

@@ -17,6 +17,9 @@ pub struct DrawnRects {
     pub simulated_badge: Option<egui::Rect>,
     /// The count badges on the bureau cluster columns: members and rect.
     pub cluster_badges: Vec<(usize, egui::Rect)>,
+    /// Leader lines from a point to its label or overdue badge set off from it: the unit id
+    /// and the segment's two ends (the point first).
+    pub leaders: Vec<(String, [egui::Pos2; 2])>,
 }
 
 /// The egui areas that are panels, by their ids: labels keep clear of them, and the capture's

@@ -125,6 +125,8 @@ pub enum T {
     Since,
     Tour,
     Bureau,
+    /// The ranking board's tab of the bureaus (beside 街乡 / Townships).
+    BureausTab,
     Street,
     Coalesced,
     Areas,
@@ -228,6 +230,7 @@ impl T {
             T::Since => ("自", "since"),
             T::Tour => ("自动巡检", "Auto tour"),
             T::Bureau => ("委办局", "bureau"),
+            T::BureausTab => ("委办局", "Bureaus"),
             T::Street => ("街乡", "township"),
             T::Coalesced => ("合并显示的告警动效", "alert effects coalesced"),
             T::Areas => ("街乡", "Townships"),
@@ -298,6 +301,42 @@ pub fn retry_text(kind: crate::feed::live::RetryKind, lang: Lang) -> String {
 pub fn units_loaded_text(loaded: usize, features: usize, lang: Lang) -> Option<String> {
     let failed = features.saturating_sub(loaded);
     (failed > 0).then(|| format!("{loaded}/{features} {} · {failed} {}", T::UnitsLoaded.get(lang), T::Failed.get(lang)))
+}
+
+/// A failed feature's line on screen: "要素 7（编号 110105007）：几何坐标为空" or "feature 7 (id
+/// 110105007): geometry has empty coordinates"; `reason` is the loader's own (English) words.
+pub fn failed_feature_line(feature_index: usize, id: Option<&str>, reason: &str, lang: Lang) -> String {
+    match lang {
+        Lang::Zh => {
+            let id = id.map(|id| format!("（编号 {id}）")).unwrap_or_default();
+            format!("要素 {feature_index}{id}：{}", feature_reason(reason))
+        }
+        Lang::En => {
+            let id = id.map(|id| format!(" (id {id})")).unwrap_or_default();
+            format!("feature {feature_index}{id}: {reason}")
+        }
+    }
+}
+
+/// The Chinese for one of the map loader's feature errors (`geo::load`), by the words it
+/// begins with; a reason not in the table reads 几何数据无法使用（详见日志） — the log has
+/// every reason in full.
+pub fn feature_reason(reason: &str) -> &'static str {
+    const TABLE: [(&str, &str); 12] = [
+        ("duplicate unit id", "单元编号重复"),
+        ("not a JSON object", "不是 JSON 对象"),
+        ("no geometry member", "缺少几何（无位置）"),
+        ("geometry is null", "几何为空值（无位置）"),
+        ("geometry is not valid GeoJSON", "几何不是有效的 GeoJSON"),
+        ("unsupported geometry type", "几何类型不支持（仅支持面 Polygon / MultiPolygon）"),
+        ("no unit id", "缺少单元编号"),
+        ("geometry has empty coordinates", "几何坐标为空"),
+        ("position", "坐标非有限值或超出范围"),
+        ("not loaded: no usable polygon part", "没有可用的面（各部分均被舍弃）"),
+        ("its rings are strings", "环为压缩编码，但文件未声明 UTF8Encoding"),
+        (crate::geo::echarts::FORMAT_NAME, "压缩编码（UTF8Encoding）无法解码"),
+    ];
+    TABLE.iter().find(|(en, _)| reason.starts_with(en)).map_or("几何数据无法使用（详见日志）", |(_, zh)| zh)
 }
 
 #[cfg(test)]

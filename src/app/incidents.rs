@@ -3,17 +3,13 @@
 //! of its own —, and which open 严重 incidents still wait for an operator's acknowledgement
 //! (the banner that does not time out, see [`super::alerts`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use bevy::prelude::*;
-use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::i18n::{T, UiLang};
 use super::picture::{Picture, Settings};
 use super::redraw::Redraw;
-use super::scene::UnitView;
 use super::schedule::AppSystems;
-use super::theme;
 use crate::model::{Alert, Severity, overdue_by_unit};
 
 pub(super) fn plugin(app: &mut App) {
@@ -75,9 +71,9 @@ fn acknowledge(mut acks_in: MessageReader<Acknowledge>, settings: Res<Settings>,
     }
 }
 
-/// The overdue badges (drawn over the prisms).
+/// The overdue badges' bookkeeping (they are drawn with the labels, see `labels`).
 pub(super) fn view_plugin(app: &mut App) {
-    app.init_resource::<BadgesDrawn>().add_systems(EguiPrimaryContextPass, overdue_badges_ui.in_set(AppSystems::Ui));
+    app.init_resource::<BadgesDrawn>();
 }
 
 /// The overdue badges drawn in the last frame: unit id and the pill's rectangle `[left, top,
@@ -170,51 +166,6 @@ fn ask_while_overdue(overdue: Res<Overdue>, mut redraw: ResMut<Redraw>) {
     if !overdue.by_unit.is_empty() {
         redraw.wake_within(OVERDUE_PULSE_S / 16.0);
     }
-}
-
-/// The badge of each unit with overdue incidents: "超时 N" in a red pill above its prism, and
-/// around the prism's label point a ring that swells and fades once per [`OVERDUE_PULSE_S`].
-#[allow(clippy::too_many_arguments)]
-fn overdue_badges_ui(
-    mut contexts: EguiContexts,
-    overdue: Res<Overdue>,
-    settings: Res<Settings>,
-    lang: Res<UiLang>,
-    time: Res<Time>,
-    cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
-    units: Query<&UnitView>,
-    mut drawn_out: ResMut<BadgesDrawn>,
-) -> Result {
-    drawn_out.0.clear();
-    if overdue.by_unit.is_empty() {
-        return Ok(());
-    }
-    let ctx = contexts.ctx_mut()?;
-    let Ok((camera, cam_tf)) = cameras.single() else { return Ok(()) };
-    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Middle, egui::Id::new("overdue-badges")));
-    let zoom = ctx.zoom_factor();
-    let ext = &settings.config.extrusion;
-    let phase = (time.elapsed_secs_f64() / OVERDUE_PULSE_S).fract() as f32;
-    let red = theme::egui(theme::OVERDUE);
-    let drawn: BTreeSet<&str> = overdue.by_unit.keys().map(String::as_str).collect();
-    for unit in units.iter().filter(|u| drawn.contains(u.id.as_str())) {
-        let Ok(p) = camera.world_to_viewport(cam_tf, unit.label_world(ext)) else { continue };
-        let p = egui::pos2(p.x, p.y) / zoom;
-        let count = overdue.by_unit[&unit.id];
-        // The pulse: a ring from 10 to 34 points, fading as it grows.
-        let ring = egui::Color32::from_rgba_unmultiplied(red.r(), red.g(), red.b(), (200.0 * (1.0 - phase)) as u8);
-        painter.circle_stroke(p, 10.0 + 24.0 * phase, egui::Stroke::new(2.5, ring));
-        let text = format!("{} {count}", T::Overdue.get(lang.0));
-        let galley = painter.layout_no_wrap(text, egui::FontId::proportional(13.0), theme::egui(theme::TEXT));
-        let size = galley.size() + egui::vec2(2.0 * BADGE_PAD, 4.0);
-        // Above the unit's own label (which sits just above the point).
-        let rect = egui::Rect::from_center_size(p - egui::vec2(0.0, 46.0), size);
-        painter.rect_filled(rect, 4.0, red);
-        painter.rect_stroke(rect, 4.0, egui::Stroke::new(1.0, theme::egui(theme::TEXT)), egui::StrokeKind::Outside);
-        painter.galley(rect.min + egui::vec2(BADGE_PAD, 2.0), galley, theme::egui(theme::TEXT));
-        drawn_out.0.push((unit.id.clone(), [rect.left(), rect.top(), rect.right(), rect.bottom()]));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -28,10 +28,29 @@ pub struct MapResource {
     pub bureaus: Vec<PointUnit>,
     /// Problems found while loading, logged once the app's logger is up.
     pub warnings: Vec<String>,
-    /// The map's features that did not load, one line each ("feature 7 (id 110105007):
-    /// reason", the first error of that feature), in feature order: shown on screen, with the
-    /// count, so a missing unit is never a silent hole.
-    pub failed: Vec<String>,
+    /// The map's features that did not load (the first error of each), in feature order:
+    /// shown on screen, with the count, so a missing unit is never a silent hole.
+    pub failed: Vec<FailedFeature>,
+}
+
+/// A feature of the map file that did not load.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedFeature {
+    /// Zero-based index in the file's `features` array.
+    pub feature_index: usize,
+    /// Its unit id, when one could be read.
+    pub id: Option<String>,
+    /// Its first error, in the loader's words (English; the log has them whole).
+    pub reason: String,
+}
+
+impl FailedFeature {
+    /// Its line on screen: "要素 7（编号 110105007）：几何坐标为空" or "feature 7 (id
+    /// 110105007): geometry has empty coordinates" — the reason from the i18n table in
+    /// Chinese (see [`crate::app::i18n::feature_reason`]), the loader's own words in English.
+    pub fn line(&self, lang: crate::config::Lang) -> String {
+        crate::app::i18n::failed_feature_line(self.feature_index, self.id.as_deref(), &self.reason, lang)
+    }
 }
 
 /// A neighbouring district drawn as context.
@@ -153,17 +172,14 @@ pub fn load_map(map: Option<&Path>, cfg: &MapConfig) -> anyhow::Result<MapResour
     Ok(MapResource { data, schematic, context, bureaus, warnings, failed })
 }
 
-/// One line per feature of `data` that did not load (its first error), in feature order.
-fn failed_features(data: &MapData) -> Vec<String> {
+/// The features of `data` that did not load (each with its first error), in feature order.
+fn failed_features(data: &MapData) -> Vec<FailedFeature> {
     let loaded: std::collections::HashSet<usize> = data.units.iter().map(|u| u.feature_index).collect();
     let mut seen = std::collections::HashSet::new();
     data.report
         .errors()
         .filter(|e| !loaded.contains(&e.feature_index) && seen.insert(e.feature_index))
-        .map(|e| {
-            let id = e.id.as_deref().map(|id| format!(" (id {id})")).unwrap_or_default();
-            format!("feature {}{id}: {}", e.feature_index, e.reason)
-        })
+        .map(|e| FailedFeature { feature_index: e.feature_index, id: e.id.clone(), reason: e.reason.clone() })
         .collect()
 }
 
@@ -176,6 +192,35 @@ fn log_startup_warnings(map: Res<MapResource>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kind of feature error the loader reports has its Chinese line: none falls
+    /// back to the table's catch-all (a new kind of error must be added to `i18n`).
+    #[test]
+    fn every_kind_of_failed_feature_reads_in_chinese() {
+        let ok = r#"{"type":"Polygon","coordinates":[[[116.5,39.9],[116.51,39.9],[116.51,39.91],[116.5,39.9]]]}"#;
+        let features = [
+            r#"7"#.to_string(),
+            r#"{"type":"Feature","properties":{"code":"a"}}"#.to_string(),
+            r#"{"type":"Feature","properties":{"code":"b"},"geometry":null}"#.to_string(),
+            r#"{"type":"Feature","properties":{"code":"c"},"geometry":{"type":"Polygon","coordinates":"x"}}"#.to_string(),
+            r#"{"type":"Feature","properties":{"code":"d"},"geometry":{"type":"Point","coordinates":[116.5,39.9]}}"#.to_string(),
+            format!(r#"{{"type":"Feature","properties":{{}},"geometry":{ok}}}"#),
+            r#"{"type":"Feature","properties":{"code":"e"},"geometry":{"type":"Polygon","coordinates":[]}}"#.to_string(),
+            r#"{"type":"Feature","properties":{"code":"f"},"geometry":{"type":"Polygon","coordinates":[[[116.5,39.9],[999,39.9],[116.51,39.91],[116.5,39.9]]]}}"#.to_string(),
+            r#"{"type":"Feature","properties":{"code":"g"},"geometry":{"type":"Polygon","coordinates":[[[116.5,39.9],[116.5,39.9],[116.5,39.9],[116.5,39.9]]]}}"#.to_string(),
+            format!(r#"{{"type":"Feature","properties":{{"code":"h"}},"geometry":{ok}}}"#),
+            format!(r#"{{"type":"Feature","properties":{{"code":"h"}},"geometry":{ok}}}"#),
+        ];
+        let text = format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","));
+        let map = MapResource::from_data(crate::geo::load::load_geojson_str(&text, &Default::default()).unwrap());
+        assert_eq!(map.data.units.len(), 1, "only the first 'h' loads");
+        assert_eq!(map.failed.len(), features.len() - 1, "{:#?}", map.failed);
+        for f in &map.failed {
+            let zh = f.line(crate::config::Lang::Zh);
+            assert!(!zh.contains("详见日志"), "feature {} has no Chinese reason: {:?}", f.feature_index, f.reason);
+            assert!(!zh.contains(&f.reason), "{zh}");
+        }
+    }
 
     #[test]
     fn world_and_map_convert_both_ways_with_north_away_from_the_viewer() {
@@ -191,7 +236,11 @@ mod tests {
         let map = load_map(Some(&path), &cfg).unwrap();
         assert_eq!(map.data.units.len(), 2);
         assert_eq!(map.failed.len(), 1, "{:?}", map.failed);
-        assert!(map.failed[0].starts_with("feature 2 (id 900003): "), "{}", map.failed[0]);
+        let line = map.failed[0].line(crate::config::Lang::En);
+        assert!(line.starts_with("feature 2 (id 900003): "), "{line}");
+        let zh = map.failed[0].line(crate::config::Lang::Zh);
+        assert!(zh.starts_with("要素 2（编号 900003）："), "{zh}");
+        assert!(!zh.is_ascii() && !zh.contains(&map.failed[0].reason), "the reason in Chinese: {zh}");
         assert_eq!(map.loaded_text(crate::config::Lang::En).as_deref(), Some("2/3 units loaded · 1 failed"));
         assert_eq!(map.loaded_text(crate::config::Lang::Zh).as_deref(), Some("2/3 个单元已加载 · 1 个失败"));
         // A map whose every feature loads says nothing.

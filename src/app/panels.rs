@@ -117,7 +117,7 @@ fn ranking_ui(
                 ui.label(egui::RichText::new(T::Ranking.get(lang)).size(16.0).strong().color(theme::egui(theme::TEXT)));
                 if !derived.ranking_bureaus.is_empty() {
                     let big = theme::touch_scale(settings.config.ui.touch);
-                    for (on_bureaus, label) in [(false, T::Areas), (true, T::Bureau)] {
+                    for (on_bureaus, label) in [(false, T::Areas), (true, T::BureausTab)] {
                         let button = egui::Button::new(egui::RichText::new(label.get(lang)).size(13.0 * big))
                             .selected(*bureaus_tab == on_bureaus)
                             .min_size(egui::vec2(48.0, 22.0) * big);
@@ -189,10 +189,13 @@ fn ranking_ui(
                 ui.label(egui::RichText::new(text.get(lang)).size(13.0).color(theme::egui(theme::DIM)));
             }
             let h = theme::row_h(settings.config.ui.touch);
-            // As many rows as configured, fewer when the legend and timeline below need the
-            // room (points: header and summary above, legend and timeline below).
-            let reserve = theme::PANELS_TOP + 200.0 + 150.0 + theme::TIMELINE_H + 24.0;
-            let fit = ((ui.ctx().content_rect().height() - reserve) / (h + ui.spacing().item_spacing.y)).floor().max(3.0) as usize;
+            // As many rows as configured, fewer when the legend below needs the room: down to
+            // the legend's top as drawn last frame (less this frame's margin and a gap), or
+            // before it is drawn, an estimate of the legend and the timeline.
+            let bottom = super::drawn::visible_panel(ui.ctx(), "legend")
+                .map_or(ui.ctx().content_rect().bottom() - 150.0 - theme::TIMELINE_H - 24.0, |legend| legend.top() - theme::MARGIN / 2.0);
+            let room = bottom - ui.cursor().top() - 12.0;
+            let fit = (room / (h + ui.spacing().item_spacing.y)).floor().max(3.0) as usize;
             let shown = settings.config.ui.ranking_rows.max(3).min(fit);
             let row_pitch = h + ui.spacing().item_spacing.y;
             egui::ScrollArea::vertical()
@@ -457,8 +460,8 @@ fn failed_units_ui(ctx: &egui::Context, map: &MapResource, lang: crate::config::
             if let Some(count) = map.loaded_text(lang) {
                 ui.label(egui::RichText::new(count).size(13.0).color(theme::egui(theme::TEXT)));
             }
-            for line in map.failed.iter().take(FAILED_LISTED) {
-                ui.label(egui::RichText::new(i18n::truncate(line, 120)).size(12.0).color(theme::egui(theme::DIM)));
+            for f in map.failed.iter().take(FAILED_LISTED) {
+                ui.label(egui::RichText::new(i18n::truncate(&f.line(lang), 120)).size(12.0).color(theme::egui(theme::DIM)));
             }
             if map.failed.len() > FAILED_LISTED {
                 ui.label(egui::RichText::new(format!("… +{}", map.failed.len() - FAILED_LISTED)).size(12.0).color(theme::egui(theme::DIM)));

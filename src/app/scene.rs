@@ -305,21 +305,23 @@ impl BureauClusters {
         point && (!display.shown || self.cluster_of.get(slot as usize).copied().flatten().is_some_and(|k| !self.expanded[k as usize]))
     }
 
+    /// The cluster whose column stands for unit `slot` now (an index into `clusters`): none
+    /// when the unit is no bureau in a cluster or its cluster is expanded.
+    pub fn folded_into(&self, slot: u32) -> Option<usize> {
+        let k = self.cluster_of.get(slot as usize).copied().flatten()? as usize;
+        (!self.expanded[k]).then_some(k)
+    }
+
     /// The clusters drawn as one column now (district zoom, bureaus shown, none selected).
     pub fn drawn(&self) -> impl Iterator<Item = &ClusterView> {
         self.clusters.iter().zip(&self.expanded).filter(|(c, e)| !**e && c.height > 0.0).map(|(c, _)| c)
     }
 }
 
-fn cluster_prism() -> PrismMesh {
-    let half = CLUSTER_SIDE_M / 2.0;
-    let square = ::geo::Polygon::new(::geo::LineString::from(vec![(-half, -half), (half, -half), (half, half), (-half, half), (-half, -half)]), vec![]);
-    build_prism(std::slice::from_ref(&square)).0
-}
-
-/// The prism of one bureau column around the origin, [`COLUMN_SIDE_M`] a side.
-fn column_prism() -> PrismMesh {
-    let half = COLUMN_SIDE_M / 2.0;
+/// A square column's prism around the origin, `side_m` metres a side: a bureau's
+/// ([`COLUMN_SIDE_M`]) or a bureau cluster's ([`CLUSTER_SIDE_M`]).
+fn square_prism(side_m: f64) -> PrismMesh {
+    let half = side_m / 2.0;
     let square = ::geo::Polygon::new(::geo::LineString::from(vec![(-half, -half), (half, -half), (half, half), (-half, half), (-half, -half)]), vec![]);
     build_prism(std::slice::from_ref(&square)).0
 }
@@ -388,7 +390,7 @@ fn spawn_merged(commands: &mut Commands, assets: &mut SceneAssets, map: &MapReso
             lines.push_lines(&outline_segments(&unit.polygons, 1.0), i as u32);
         }
     }
-    let column = column_prism();
+    let column = square_prism(COLUMN_SIDE_M);
     for view in views.iter().filter(|v| v.point) {
         body.push_prism(&column, view.label_xz, view.index);
     }
@@ -398,7 +400,7 @@ fn spawn_merged(commands: &mut Commands, assets: &mut SceneAssets, map: &MapReso
     let avoid: Vec<(f64, f64)> = map.data.units.iter().map(|u| u.label_point).collect();
     let first_bureau = map.data.units.len() as u32;
     let mut clusters = BureauClusters { cluster_of: vec![None; views.len()], ..default() };
-    let wide = cluster_prism();
+    let wide = square_prism(CLUSTER_SIDE_M);
     for (k, c) in crate::geo::cluster_points(&points, CLUSTER_RADIUS_M, &avoid, CLUSTER_CLEARANCE_M).into_iter().enumerate() {
         let slot = (views.len() + k) as u32;
         let at_xz = world_from_map(c.at, 0.0).xz();
@@ -468,7 +470,7 @@ fn spawn_palette(
         ..default()
     });
     let height = ext.height_m(0.0);
-    let column = assets.meshes.add(prism_mesh(&column_prism()));
+    let column = assets.meshes.add(prism_mesh(&square_prism(COLUMN_SIDE_M)));
     let mut areas = map.data.units.iter().zip(prisms);
     for mut view in views {
         if view.point {

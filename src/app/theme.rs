@@ -159,6 +159,18 @@ pub fn ticker_height(rows: usize) -> f32 {
     if rows == 0 { 0.0 } else { TICKER_FRAME_H + TICKER_ROW_H * rows as f32 }
 }
 
+/// Top of the 严重 banner, points (below the header, over the map's top centre).
+pub const BANNER_TOP: f32 = 70.0;
+
+/// Where the 严重 banner ends, points from the window's top, when it stands: its top, the
+/// frame's margins and stroke, a 26-point and a 16-point line (1.3 × their size tall, as
+/// the CJK font sets them), and with `acknowledge` the 确认 button (30 points, touch-scaled
+/// on a kiosk), with 8 points to spare. The home view keeps the map below it.
+pub fn banner_bottom(acknowledge: bool, touch: bool) -> f32 {
+    let button = if acknowledge { 4.0 + 30.0 * touch_scale(touch) } else { 0.0 };
+    BANNER_TOP + 2.0 * 12.0 + 2.0 * 3.0 + 1.3 * 26.0 + 4.0 + 1.3 * 16.0 + button + 8.0
+}
+
 /// Width of the ticker's content, points.
 pub const TICKER_W: f32 = 420.0;
 

@@ -209,7 +209,8 @@ fn legend_ui(
     let ctx = contexts.ctx_mut()?;
     let lang = lang.0;
     let bottom = theme::bottom_clearance(demo.is_some());
-    let frame = egui::Frame::new().fill(theme::egui_alpha(theme::PANEL_FILL, 220)).inner_margin(12).corner_radius(6);
+    // Opaque, as every panel: nothing of the map shows through the ramp.
+    let frame = theme::panel_frame();
     egui::Area::new("legend".into()).anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(theme::MARGIN, -bottom)).show(ctx, |ui| {
         frame.show(ui, |ui| {
             ui.label(egui::RichText::new(T::RiskScore.get(lang)).size(14.0).color(theme::egui(theme::TEXT)));

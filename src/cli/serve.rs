@@ -149,7 +149,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         for e in rec.errors.iter().take(20) {
             eprintln!("recording {}: {e}", path.display());
         }
-        options.simulated = demo || server::is_simulated(&rec.header);
+        options.simulated = demo || rec.header.is_simulated();
         options.player = Some(Player { recording: Arc::new(rec), speed: args.speed, looping: true, anchor: None });
         // A recording's times are its own, not now: retention by age would refuse them.
         options.retention_days = None;
