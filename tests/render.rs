@@ -378,6 +378,14 @@ fn assert_layout_clean(name: &str, shot: &Shot) -> usize {
         for (o, t) in &leaders[i + 1..] {
             assert!(!segments_cross(*s, *t), "{name}: the leaders of {id} {s:?} and {o} {t:?} cross");
         }
+        // Its dot (the labelled point) stands clear of every other label, badge and cluster
+        // pill: 3 points of dot and 3 of gap, in pixels.
+        let clear = 6.0 * shot.meta["ui_zoom"].as_f64().unwrap() - 1.0;
+        let dot = [s[0] - clear, s[1] - clear, s[0] + clear, s[1] + clear];
+        let pills = shot.meta["cluster_pills"].as_array().unwrap().iter().map(|p| (format!("pill ×{}", p["count"]), rect(&p["rect"])));
+        for (o, r) in labels.iter().chain(&badges).filter(|(o, _)| o != id).cloned().chain(pills) {
+            assert!(!intersects(dot, r), "{name}: the leader dot of {id} at ({}, {}) touches {o} {r:?}", s[0], s[1]);
+        }
     }
     let heads: Vec<[f64; 4]> = shot.meta["ranking_heads"].as_array().unwrap().iter().map(|h| rect(&h[1])).collect();
     assert!(heads.len() >= 5, "{name}: {} ranking heads", heads.len());

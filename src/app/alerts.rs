@@ -298,7 +298,7 @@ fn banner_ui(
     // Blinks its border twice a second so it is noticed from across the room.
     let on = (time.elapsed_secs() * 2.0).fract() < 0.6;
     let frame = egui::Frame::new()
-        .fill(theme::egui_alpha(theme::BANNER_FILL, 235))
+        .fill(theme::egui(theme::BANNER_FILL))
         .inner_margin(egui::Margin::symmetric(24, 12))
         .corner_radius(6)
         .stroke(egui::Stroke::new(3.0, theme::egui(if on { theme::ALARM_RED } else { theme::BANNER_BLINK_OFF })));

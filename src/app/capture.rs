@@ -75,6 +75,8 @@ pub struct CaptureMeta {
     /// screen rect of its count badge and of its square footprint on the ground
     /// (`[left, top, right, bottom]`, physical pixels).
     pub clusters: Vec<ClusterSample>,
+    /// The clusters' count pills (×N) as drawn.
+    pub cluster_pills: Vec<ClusterPill>,
     /// Whether near bureaus are drawn as clusters now (false once the camera zooms in).
     pub bureaus_clustered: bool,
     /// Frames rendered before the picture was complete (pipelines compiled, fonts settled).
@@ -91,6 +93,15 @@ pub struct ClusterSample {
     /// Its square footprint on the ground, projected: `[left, top, right, bottom]`, physical
     /// pixels.
     pub footprint: [f32; 4],
+}
+
+/// A bureau cluster's count pill (×N) as drawn over its column.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterPill {
+    /// Bureaus in the cluster.
+    pub count: usize,
+    /// `[left, top, right, bottom]`, physical pixels.
+    pub rect: [f32; 4],
 }
 
 /// A capture gives up (exit code 1, no PNG) when the picture is not complete this many
@@ -307,6 +318,7 @@ fn count_and_capture(
         ranking_heads: drawn.ranking_heads.iter().map(|(t, r)| (t.clone(), physical(*r, px))).collect(),
         simulated_badge: drawn.simulated_badge.map(|r| physical(r, px)),
         clusters: cluster_samples(clusters.as_deref(), cameras.single().ok(), scale),
+        cluster_pills: drawn.cluster_badges.iter().map(|(count, r)| ClusterPill { count: *count, rect: physical(*r, px) }).collect(),
         bureaus_clustered: display.is_some_and(|d| d.clustered),
         frames_to_complete: complete_frame,
         complete_after_s: complete_s,

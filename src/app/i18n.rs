@@ -188,7 +188,7 @@ impl T {
             T::TabDay => ("今日", "Today"),
             T::TabWeek => ("本周", "Week"),
             T::TabMonth => ("本月", "Month"),
-            T::TabEfficiency => ("处置效率", "Disposal"),
+            T::TabEfficiency => ("处置效率", "Response"),
             T::OnTime => ("按时率", "On time"),
             T::AssetShort => ("资产", "Asset"),
             T::ComplianceShort => ("合规", "Compl."),

@@ -66,13 +66,6 @@ fn labels_ui(
     let zoom = ctx.zoom_factor();
     let ext = &settings.config.extrusion;
     let on_screen = |world: Vec3| camera.world_to_viewport(cam_tf, world).ok().map(|p| egui::pos2(p.x, p.y) / zoom);
-    for area in &map.context {
-        if let Some((x, y)) = area.label
-            && let Some(pos) = on_screen(world_from_map((x, y), CONTEXT_HEIGHT_M))
-        {
-            painter.text(pos, egui::Align2::CENTER_CENTER, &area.name, egui::FontId::proportional(13.0), theme::egui(theme::CONTEXT_LABEL));
-        }
-    }
     let screen = ctx.content_rect();
     // The panels and the header as drawn last frame: nothing goes under them.
     let panels: Vec<egui::Rect> = PANELS.iter().filter_map(|name| visible_panel(ctx, name)).collect();
@@ -189,6 +182,19 @@ fn labels_ui(
             d.labels.push((unit.id.clone(), p.rect));
         }
     }
+    // The neighbouring districts' names last, where they are free: never cut by a panel nor
+    // over a unit's label.
+    for area in &map.context {
+        if let Some((x, y)) = area.label
+            && let Some(pos) = on_screen(world_from_map((x, y), CONTEXT_HEIGHT_M))
+        {
+            let galley = painter.layout_no_wrap(area.name.clone(), egui::FontId::proportional(13.0), theme::egui(theme::CONTEXT_LABEL));
+            let rect = egui::Rect::from_center_size(pos, galley.size());
+            if placer.claim(rect) {
+                painter.galley(rect.min, galley, theme::egui(theme::CONTEXT_LABEL));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -238,6 +244,8 @@ const FAR_GAP: f32 = 26.0;
 const LABEL_PAD: f32 = 1.0;
 /// Half the side of the square kept free round a labelled point (and a leader's dot), points.
 const POINT_KEEP: f32 = 3.0;
+/// Space kept round a leader's dot beyond [`POINT_KEEP`], points.
+const DOT_CLEAR: f32 = 3.0;
 /// How much higher than a label an overdue badge asks to stand over its point, points.
 pub const BADGE_LIFT: f32 = 22.0;
 
@@ -248,13 +256,15 @@ pub struct Placer {
     inside: egui::Rect,
     obstacles: Vec<egui::Rect>,
     taken: Vec<egui::Rect>,
+    /// The squares kept free round the points labelled so far.
+    points: Vec<egui::Rect>,
     leaders: Vec<[egui::Pos2; 2]>,
 }
 
 impl Placer {
     /// Nothing placed yet on `screen` (egui points), `obstacles` off limits.
     pub fn new(screen: egui::Rect, obstacles: Vec<egui::Rect>) -> Self {
-        Self { inside: screen.shrink(2.0), obstacles, taken: Vec::new(), leaders: Vec::new() }
+        Self { inside: screen.shrink(2.0), obstacles, taken: Vec::new(), points: Vec::new(), leaders: Vec::new() }
     }
 
     /// Takes `rect` as it is (a cluster's pill on its column) if it is on screen and free;
@@ -270,21 +280,25 @@ impl Placer {
     fn rect_free(&self, r: egui::Rect) -> bool {
         !self.obstacles.iter().any(|o| o.intersects(r))
             && self.taken.iter().all(|q| !q.expand(LABEL_PAD).intersects(r))
+            && self.points.iter().all(|q| !q.intersects(r))
             && self.leaders.iter().all(|[a, b]| !segment_hits_rect(*a, *b, r))
     }
 
     fn leader_free(&self, a: egui::Pos2, b: egui::Pos2) -> bool {
-        !self.obstacles.iter().chain(&self.taken).any(|r| segment_hits_rect(a, b, *r)) && self.leaders.iter().all(|[c, d]| !segments_cross(a, b, *c, *d))
+        !self.obstacles.iter().chain(&self.taken).chain(self.points.iter().filter(|q| !q.contains(a))).any(|r| segment_hits_rect(a, b, *r))
+            && self.leaders.iter().all(|[c, d]| !segments_cross(a, b, *c, *d))
     }
 
     /// Places one label: just above its point (higher by `lift`), below, right and left,
     /// then sixteen spots in two rings [`FAR_GAP`] and twice that away, each with a leader
     /// line. A spot must lie on screen, clear of everything placed, and its leader must
-    /// cross no label, obstacle or other leader. `None` when no spot is free or the point is
-    /// under an obstacle. The `index` of the result is 0: [`place_labels`] numbers them.
+    /// cross no label, obstacle or other leader, its dot clear of them. `None` when no spot
+    /// is free or the point is under an obstacle or a label placed before. The `index` of the result is 0: [`place_labels`] numbers them.
     pub fn place(&mut self, ask: &LabelAsk) -> Option<PlacedLabel> {
         let (p, s) = (ask.anchor, ask.size);
-        if self.obstacles.iter().any(|o| o.contains(p)) {
+        // A point under an obstacle, or under a label placed before (which then reads as
+        // its label), gets none.
+        if self.obstacles.iter().any(|o| o.contains(p)) || self.taken.iter().any(|q| q.contains(p)) {
             return None;
         }
         let at = |x: f32, y: f32| egui::Rect::from_min_size(egui::pos2(x, y), s);
@@ -314,14 +328,19 @@ impl Placer {
                 continue;
             }
             let end = nearest_on(rect, p);
-            if leader && !self.leader_free(p, end) {
+            // A leader's dot marks the point: it must stand clear of every other label, badge
+            // and pill, or it reads as theirs.
+            let dot = keep.expand(DOT_CLEAR);
+            if leader
+                && (!self.leader_free(p, end)
+                    || self.taken.iter().any(|q| q.intersects(dot))
+                    || self.points.iter().any(|q| !q.contains(p) && q.intersects(dot)))
+            {
                 continue;
             }
             self.taken.push(rect);
             // Its point stays visible: no later label covers it.
-            if !self.taken.iter().any(|q| q.contains(p)) {
-                self.taken.push(keep);
-            }
+            self.points.push(keep);
             if leader {
                 self.leaders.push([p, end]);
             }
@@ -426,17 +445,27 @@ mod tests {
     #[test]
     fn leaders_cross_no_label_and_no_other_leader_and_points_stay_visible() {
         let screen = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(800.0, 600.0));
-        // 40 points on a tight grid: most labels must go off with leaders.
-        let asks: Vec<LabelAsk> = (0..40).map(|i| ask(300.0 + (i % 8) as f32 * 14.0, 250.0 + (i / 8) as f32 * 12.0)).collect();
-        let placed = place_labels(&asks, screen, &[]);
-        assert!(placed.iter().filter(|p| p.leader).count() >= 5, "{placed:?}");
+        let header = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(800.0, 48.0));
+        let panel = egui::Rect::from_min_max(egui::pos2(0.0, 60.0), egui::pos2(200.0, 600.0));
+        // Two crowds: 12 points on a ring of 40 points' radius, and 30 on a grid against the
+        // header and a panel (where the first labels can only go off with leaders).
+        let ring = (0..12).map(|i| {
+            let a = i as f32 * std::f32::consts::TAU / 12.0;
+            ask(400.0 + 40.0 * a.cos(), 300.0 + 40.0 * a.sin())
+        });
+        let grid = (0..30).map(|i| ask(210.0 + (i % 6) as f32 * 12.0, 52.0 + (i / 6) as f32 * 10.0));
+        let asks: Vec<LabelAsk> = grid.chain(ring).collect();
+        let placed = place_labels(&asks, screen, &[header, panel]);
+        assert!(placed.iter().any(|p| p.leader), "{placed:?}");
         for a in &placed {
             let seg = [asks[a.index].anchor, nearest_on(a.rect, asks[a.index].anchor)];
             for b in placed.iter().filter(|b| b.index != a.index) {
                 assert!(!a.rect.intersects(b.rect), "{a:?} overlaps {b:?}");
-                // No label covers a labelled point.
+                // No label covers a labelled point; a leader's dot keeps its distance.
                 assert!(!b.rect.contains(asks[a.index].anchor), "{b:?} covers the point of {a:?}");
                 if a.leader {
+                    let dot = egui::Rect::from_center_size(seg[0], egui::Vec2::splat(2.0 * (POINT_KEEP + DOT_CLEAR) - 0.5));
+                    assert!(!dot.intersects(b.rect), "the dot of {a:?} touches {b:?}");
                     assert!(!segment_hits_rect(seg[0], seg[1], b.rect), "the leader of {a:?} crosses {b:?}");
                     if b.leader {
                         let other = [asks[b.index].anchor, nearest_on(b.rect, asks[b.index].anchor)];

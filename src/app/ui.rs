@@ -279,20 +279,25 @@ fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: R
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Middle, "stale-watermark".into()));
     let (title, sub) = watermark_lines(&live.conn, live.last_contact_at, picture.state.last_update, lang);
     let centre = rect.center();
-    painter.text(
-        centre,
-        egui::Align2::CENTER_CENTER,
-        title,
-        egui::FontId::proportional((rect.width() / 18.0).clamp(28.0, 160.0)),
-        theme::egui_alpha(theme::WATERMARK, 200),
-    );
-    painter.text(
-        centre + egui::vec2(0.0, (rect.width() / 24.0).clamp(24.0, 120.0)),
-        egui::Align2::CENTER_CENTER,
-        sub,
-        egui::FontId::proportional((rect.width() / 60.0).clamp(14.0, 48.0)),
-        theme::egui_alpha(theme::WATERMARK_SUB, 180),
-    );
+    let size = (rect.width() / 18.0).clamp(28.0, 160.0);
+    let mut title_galley = painter.layout_no_wrap(title.clone(), egui::FontId::proportional(size), theme::egui(theme::WATERMARK));
+    // A dated title is long: smaller, so it keeps within 90 % of the width.
+    if title_galley.size().x > 0.9 * rect.width() {
+        let fitted = (size * 0.9 * rect.width() / title_galley.size().x).max(14.0);
+        title_galley = painter.layout_no_wrap(title, egui::FontId::proportional(fitted), theme::egui(theme::WATERMARK));
+    }
+    let title = title_galley;
+    let sub = painter.layout_no_wrap(sub, egui::FontId::proportional((rect.width() / 60.0).clamp(14.0, 48.0)), theme::egui(theme::WATERMARK_SUB));
+    let gap = (rect.width() / 24.0).clamp(24.0, 120.0);
+    let title_at = centre - title.size() / 2.0;
+    let sub_at = centre + egui::vec2(-sub.size().x / 2.0, gap - sub.size().y / 2.0);
+    // A dark plate under both lines: the greyed map behind is as light as the red title, and
+    // the data time must read from across the room.
+    let plate =
+        egui::Rect::from_min_size(title_at, title.size()).union(egui::Rect::from_min_size(sub_at, sub.size())).expand2(egui::vec2(gap / 2.0, gap / 4.0));
+    painter.rect_filled(plate, gap / 4.0, egui::Color32::from_black_alpha(200));
+    painter.galley(title_at, title, theme::egui(theme::WATERMARK));
+    painter.galley(sub_at, sub, theme::egui(theme::WATERMARK_SUB));
     Ok(())
 }
 
@@ -305,7 +310,12 @@ fn watermark_lines(
     last_data: Option<DateTime<FixedOffset>>,
     lang: i18n::Lang,
 ) -> (String, String) {
-    let clock = |t: DateTime<FixedOffset>| t.with_timezone(&crate::model::BEIJING).format("%H:%M:%S").to_string();
+    // Beijing time; with the date when the last contact (wall clock) and the newest data (data
+    // time) fall on different days, so neither is read as the other's day.
+    let day = |t: DateTime<FixedOffset>| t.with_timezone(&crate::model::BEIJING).date_naive();
+    let dated = matches!((last_contact, last_data), (Some(a), Some(b)) if day(a) != day(b));
+    let format = if dated { "%Y-%m-%d %H:%M:%S" } else { "%H:%M:%S" };
+    let clock = |t: DateTime<FixedOffset>| t.with_timezone(&crate::model::BEIJING).format(format).to_string();
     let title = match (conn, last_contact) {
         (ConnState::Unauthorized(_), _) => format!("{} · 401", T::Unauthorised.get(lang)),
         (_, None) => T::NotConnected.get(lang).to_owned(),
@@ -354,6 +364,10 @@ mod tests {
         let (title, sub) = watermark_lines(&retrying, Some(t("2026-12-02T06:05:10Z")), Some(t("2026-12-02T14:03:21+08:00")), i18n::Lang::Zh);
         assert_eq!(title, "数据中断 · 自 14:05:10");
         assert_eq!(sub, "显示最后一次有效数据，非实时 · 数据时间 14:03:21");
+        // Contact lost days after the newest data (a replayed recording): both with their date.
+        let (title, sub) = watermark_lines(&retrying, Some(t("2026-12-02T06:05:10Z")), Some(t("2026-11-28T02:10:00+08:00")), i18n::Lang::Zh);
+        assert_eq!(title, "数据中断 · 自 2026-12-02 14:05:10");
+        assert_eq!(sub, "显示最后一次有效数据，非实时 · 数据时间 2026-11-28 02:10:00");
         // Reached, but nothing came: says so.
         let (_, sub) = watermark_lines(&retrying, Some(t("2026-12-02T14:05:10+08:00")), None, i18n::Lang::En);
         assert_eq!(sub, "no data received yet");
