@@ -88,12 +88,16 @@ impl Picture {
         Self { state: Arc::default(), source, clock: None, generation: 0, epoch: 0, freshness: Freshness::Live, simulated: false }
     }
 
-    /// "Now" for the rolling windows (alerts in the last 24 h, the 24 h trend): the data clock
-    /// when replaying, the wall clock (UTC+8) when following a backend, so a live wall's
-    /// windows roll on at midnight even when no data arrives.
+    /// "Now" for the rolling windows (alerts in the last 24 h, the 24 h trend) and the SLA
+    /// deadlines: the data clock when replaying, the wall clock (UTC+8) when following a
+    /// backend, so a live wall's windows roll on at midnight even when no data arrives — but
+    /// the data clock again when that backend says its data is simulated (a gateway playing a
+    /// recording, whose records carry the recording's own dates and run at its speed: against
+    /// the wall clock every one of its incidents would be days overdue).
     pub fn now(&self) -> Option<DateTime<FixedOffset>> {
         match self.source {
             Source::Demo { .. } => self.clock,
+            Source::Live { .. } if self.simulated && self.clock.is_some() => self.clock,
             Source::Live { .. } => Some(chrono::Utc::now().with_timezone(&crate::model::beijing())),
         }
     }
@@ -151,3 +155,24 @@ impl Settings {
 /// When the process started (set by `app::run` before the map loads): the origin of the
 /// first-frame figures.
 pub static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_simulated_backend_runs_on_its_data_clock_a_real_one_on_the_wall_clock() {
+        let data = chrono::DateTime::parse_from_rfc3339("2026-11-28T02:10:00+08:00").unwrap();
+        let mut live = Picture::new(Source::Live { url: "http://127.0.0.1:8080".into() });
+        live.clock = Some(data);
+        let wall = live.now().unwrap();
+        assert!(wall > data + chrono::TimeDelta::days(1), "a real backend: the wall clock ({wall})");
+        live.simulated = true;
+        assert_eq!(live.now(), Some(data), "a replayed recording: its own clock");
+        live.clock = None;
+        assert!(live.now().is_some_and(|t| t > data), "nothing received yet: the wall clock");
+        let mut demo = Picture::new(Source::Demo { speed: 60.0 });
+        demo.clock = Some(data);
+        assert_eq!(demo.now(), Some(data));
+    }
+}
