@@ -303,6 +303,34 @@ pub fn units_loaded_text(loaded: usize, features: usize, lang: Lang) -> Option<S
     (failed > 0).then(|| format!("{loaded}/{features} {} · {failed} {}", T::UnitsLoaded.get(lang), T::Failed.get(lang)))
 }
 
+/// A neighbouring district's name as the context layer labels it: as in the file in Chinese;
+/// in English the romanised name of Beijing's 16 districts ("海淀区" → "Haidian"), any other
+/// name as it is.
+pub fn district_name(name: &str, lang: Lang) -> &str {
+    const BEIJING: [(&str, &str); 16] = [
+        ("东城区", "Dongcheng"),
+        ("西城区", "Xicheng"),
+        ("朝阳区", "Chaoyang"),
+        ("丰台区", "Fengtai"),
+        ("石景山区", "Shijingshan"),
+        ("海淀区", "Haidian"),
+        ("门头沟区", "Mentougou"),
+        ("房山区", "Fangshan"),
+        ("通州区", "Tongzhou"),
+        ("顺义区", "Shunyi"),
+        ("昌平区", "Changping"),
+        ("大兴区", "Daxing"),
+        ("怀柔区", "Huairou"),
+        ("平谷区", "Pinggu"),
+        ("密云区", "Miyun"),
+        ("延庆区", "Yanqing"),
+    ];
+    match lang {
+        Lang::Zh => name,
+        Lang::En => BEIJING.iter().find(|(zh, _)| *zh == name).map_or(name, |(_, en)| en),
+    }
+}
+
 /// A failed feature's line on screen: "要素 7（编号 110105007）：几何坐标为空" or "feature 7 (id
 /// 110105007): geometry has empty coordinates"; `reason` is the loader's own (English) words.
 pub fn failed_feature_line(feature_index: usize, id: Option<&str>, reason: &str, lang: Lang) -> String {
@@ -342,6 +370,13 @@ pub fn feature_reason(reason: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beijings_districts_are_romanised_in_english() {
+        assert_eq!(district_name("海淀区", Lang::En), "Haidian");
+        assert_eq!(district_name("海淀区", Lang::Zh), "海淀区");
+        assert_eq!(district_name("雄安新区", Lang::En), "雄安新区", "not one of Beijing's: as it is");
+    }
 
     #[test]
     fn both_languages_have_text() {

@@ -188,7 +188,8 @@ fn labels_ui(
         if let Some((x, y)) = area.label
             && let Some(pos) = on_screen(world_from_map((x, y), CONTEXT_HEIGHT_M))
         {
-            let galley = painter.layout_no_wrap(area.name.clone(), egui::FontId::proportional(13.0), theme::egui(theme::CONTEXT_LABEL));
+            let name = i18n::district_name(&area.name, lang.0).to_owned();
+            let galley = painter.layout_no_wrap(name, egui::FontId::proportional(13.0), theme::egui(theme::CONTEXT_LABEL));
             let rect = egui::Rect::from_center_size(pos, galley.size());
             if placer.claim(rect) {
                 painter.galley(rect.min, galley, theme::egui(theme::CONTEXT_LABEL));
