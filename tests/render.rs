@@ -478,6 +478,36 @@ fn the_first_captured_frame_shows_every_unit_in_its_colour() {
     assert!(right * 100 >= checked * 85, "{right} of {checked} unit points show their colour on the first captured frame");
 }
 
+/// A wall with no backend at all: the stale watermark's dark plate stands over the map's
+/// labels (none shows through it: egui blends in linear light, so a translucent plate lets
+/// white text through) and says nothing was ever received.
+#[test]
+#[ignore = "needs a display: run under xvfb-run (see .ci/run)"]
+fn the_stale_watermark_stands_over_the_labels() {
+    // Port 9 (discard): nothing listens there on the test machine.
+    let shot = shoot("render-stale", &["--live", "http://127.0.0.1:9", "--window", "1920x1080"], 30);
+    let plate = rect(&shot.meta["watermark"]);
+    let inner = [plate[0] + 12.0, plate[1] + 12.0, plate[2] - 12.0, plate[3] - 12.0];
+    let under: Vec<[f64; 4]> = shot.meta["labels"].as_array().unwrap().iter().map(|l| rect(&l[1])).filter(|r| intersects(*r, inner)).collect();
+    assert!(!under.is_empty(), "the plate {plate:?} covers the map's centre, where labels are");
+    for r in &under {
+        // The label's neutral (grey to white) pixels inside the plate — not the watermark's
+        // red and pink text and its anti-aliased edges — stay dark.
+        let x0 = r[0].max(inner[0]) as u32;
+        let x1 = r[2].min(inner[2]) as u32;
+        let y0 = r[1].max(inner[1]) as u32;
+        let y1 = r[3].min(inner[3]) as u32;
+        let brightest = (x0..x1)
+            .flat_map(|x| (y0..y1).map(move |y| (x, y)))
+            .map(|(x, y)| shot.rgb.get_pixel(x, y).0)
+            .filter(|p| p[0] < p[1] + 12 && p[1] < p[2] + 12)
+            .map(|p| p[1])
+            .max()
+            .unwrap_or(0);
+        assert!(brightest < 70, "a label {r:?} shows through the watermark (green channel {brightest})");
+    }
+}
+
 /// A wall following `serve` on the demo recording (whose header says 模拟数据 SIMULATED)
 /// shows the SIMULATED badge in its header, filled with its colour.
 #[test]

@@ -71,6 +71,9 @@ pub struct CaptureMeta {
     /// The header's 模拟数据 / SIMULATED badge, when drawn: `[left, top, right, bottom]`,
     /// physical pixels; its fill is `theme::SIMULATED_BADGE`.
     pub simulated_badge: Option<[f32; 4]>,
+    /// The stale watermark's dark plate, when drawn: `[left, top, right, bottom]`, physical
+    /// pixels; it stands above the labels and panels.
+    pub watermark: Option<[f32; 4]>,
     /// The bureau cluster columns drawn (district zoom): each one's count of bureaus, the
     /// screen rect of its count badge and of its square footprint on the ground
     /// (`[left, top, right, bottom]`, physical pixels).
@@ -317,6 +320,7 @@ fn count_and_capture(
         leaders: drawn.leaders.iter().map(|(id, [a, b])| (id.clone(), [a.x, a.y, b.x, b.y].map(|v| v * px))).collect(),
         ranking_heads: drawn.ranking_heads.iter().map(|(t, r)| (t.clone(), physical(*r, px))).collect(),
         simulated_badge: drawn.simulated_badge.map(|r| physical(r, px)),
+        watermark: drawn.watermark.map(|r| physical(r, px)),
         clusters: cluster_samples(clusters.as_deref(), cameras.single().ok(), scale),
         cluster_pills: drawn.cluster_badges.iter().map(|(count, r)| ClusterPill { count: *count, rect: physical(*r, px) }).collect(),
         bureaus_clustered: display.is_some_and(|d| d.clustered),

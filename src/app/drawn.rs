@@ -15,6 +15,8 @@ pub struct DrawnRects {
     pub ranking_heads: Vec<(String, egui::Rect)>,
     /// The header's 模拟数据 / SIMULATED badge, when drawn.
     pub simulated_badge: Option<egui::Rect>,
+    /// The stale watermark's plate, when drawn.
+    pub watermark: Option<egui::Rect>,
     /// The count badges on the bureau cluster columns: members and rect.
     pub cluster_badges: Vec<(usize, egui::Rect)>,
     /// Leader lines from a point to its label or overdue badge set off from it: the unit id

@@ -269,14 +269,23 @@ fn legend_ui(
 
 /// Over a stale picture: a large watermark saying since when data stopped, so old data is
 /// never presented as live.
-fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: Res<LiveFeed>, lang: Res<UiLang>) -> Result {
+fn stale_watermark_ui(
+    mut contexts: EguiContexts,
+    picture: Res<Picture>,
+    live: Res<LiveFeed>,
+    lang: Res<UiLang>,
+    mut drawn: Option<ResMut<super::drawn::DrawnRects>>,
+) -> Result {
     let lang = lang.0;
+    if let Some(d) = drawn.as_mut() {
+        d.watermark = None;
+    }
     if picture.freshness != Freshness::Stale {
         return Ok(());
     }
     let ctx = contexts.ctx_mut()?;
     let rect = ctx.content_rect();
-    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Middle, "stale-watermark".into()));
+    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, "stale-watermark".into()));
     let (title, sub) = watermark_lines(&live.conn, live.last_contact_at, picture.state.last_update, lang);
     let centre = rect.center();
     let size = (rect.width() / 18.0).clamp(28.0, 160.0);
@@ -292,10 +301,15 @@ fn stale_watermark_ui(mut contexts: EguiContexts, picture: Res<Picture>, live: R
     let title_at = centre - title.size() / 2.0;
     let sub_at = centre + egui::vec2(-sub.size().x / 2.0, gap - sub.size().y / 2.0);
     // A dark plate under both lines: the greyed map behind is as light as the red title, and
-    // the data time must read from across the room.
+    // the data time must read from across the room. Nearly opaque: egui blends in linear
+    // light on the sRGB target, so even 235 of 255 lets white labels through at a third of
+    // their brightness. On the foreground layer: above the labels, the panels and the banner.
     let plate =
         egui::Rect::from_min_size(title_at, title.size()).union(egui::Rect::from_min_size(sub_at, sub.size())).expand2(egui::vec2(gap / 2.0, gap / 4.0));
-    painter.rect_filled(plate, gap / 4.0, egui::Color32::from_black_alpha(200));
+    painter.rect_filled(plate, gap / 4.0, egui::Color32::from_black_alpha(250));
+    if let Some(d) = drawn.as_mut() {
+        d.watermark = Some(plate);
+    }
     painter.galley(title_at, title, theme::egui(theme::WATERMARK));
     painter.galley(sub_at, sub, theme::egui(theme::WATERMARK_SUB));
     Ok(())
