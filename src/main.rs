@@ -75,6 +75,10 @@ struct Cli {
     /// Draw no units, context or bureaus (the frame-time baseline).
     #[arg(long)]
     empty_scene: bool,
+    /// With --frame-stats: also time each render pass on the GPU (timestamp queries, Bevy's
+    /// render diagnostics) and report their means as `passes` in the frame-stats line.
+    #[arg(long)]
+    pass_timings: bool,
     /// Soak: sample RSS, entity count and mesh and material asset counts into this CSV.
     #[arg(long)]
     soak_csv: Option<PathBuf>,
@@ -479,6 +483,7 @@ fn wall_options(cli: Cli) -> anyhow::Result<RunOptions> {
             soak_csv: cli.soak_csv,
             soak_sample_s: cli.soak_sample_s,
             exit_after_s: cli.exit_after_s,
+            pass_timings: cli.pass_timings,
         },
     })
 }

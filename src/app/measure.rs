@@ -37,6 +37,8 @@ pub struct PerfOptions {
     pub soak_sample_s: f64,
     /// Exit after this many seconds of wall-clock time.
     pub exit_after_s: Option<f64>,
+    /// Time each render pass on the GPU (Bevy's render diagnostics) for the frame figures.
+    pub pass_timings: bool,
 }
 
 impl PerfOptions {
@@ -72,6 +74,9 @@ pub(super) fn plugin(measurement: Measurement) -> impl Fn(&mut App) {
         let Some(Measurement { options, soak }) = handoff.take() else { return };
         if options.churn {
             app.insert_resource(Churn { rng: ChaCha8Rng::seed_from_u64(7), next_alert_s: 0.0, alerts: 0 }).add_systems(Update, churn.in_set(AppSystems::Feed));
+        }
+        if options.pass_timings {
+            app.add_plugins(bevy::render::diagnostic::RenderDiagnosticsPlugin);
         }
         if let Some(frames) = options.frame_stats {
             app.insert_resource(FrameStats { warmup: options.warmup, frames, out: options.stats_out.clone(), ..default() })
@@ -190,6 +195,9 @@ pub struct FrameSummary {
     pub first_data_frame_ms: f64,
     /// Resident memory at the end, MiB.
     pub rss_mib: f64,
+    /// With `--pass-timings`: each render pass's mean time over the measured frames, ms, by
+    /// Bevy's diagnostic path (`render/main_opaque_pass_3d/elapsed_gpu`, …); empty without.
+    pub passes: std::collections::BTreeMap<String, f64>,
 }
 
 /// Mean and nearest-rank 99th percentile of frame times (ms), with the CPU seconds and wall
@@ -207,10 +215,16 @@ pub fn summarise(samples_ms: &[f64], cpu_s: f64, wall_s: f64) -> FrameSummary {
         cpu_ms_per_frame: cpu_s * 1000.0 / n as f64,
         first_data_frame_ms: 0.0,
         rss_mib: process_rss_kib().map_or(0.0, |k| k as f64 / 1024.0),
+        passes: Default::default(),
     }
 }
 
-fn frame_stats(mut stats: ResMut<FrameStats>, picture: Res<Picture>, mut exit: MessageWriter<AppExit>) {
+fn frame_stats(
+    mut stats: ResMut<FrameStats>,
+    picture: Res<Picture>,
+    diagnostics: Option<Res<bevy::diagnostic::DiagnosticsStore>>,
+    mut exit: MessageWriter<AppExit>,
+) {
     let now = Instant::now();
     if stats.first_data_ms.is_none() && picture.generation > 0 {
         stats.first_data_ms = START.get().map(|s| now.duration_since(*s).as_secs_f64() * 1000.0);
@@ -233,6 +247,15 @@ fn frame_stats(mut stats: ResMut<FrameStats>, picture: Res<Picture>, mut exit: M
         let wall = stats.wall_start.map_or(0.0, |w| now.duration_since(w).as_secs_f64());
         let mut summary = summarise(&stats.samples_ms, cpu, wall);
         summary.first_data_frame_ms = stats.first_data_ms.unwrap_or(0.0);
+        // The render passes' times, as far as the diagnostics have them (their history holds
+        // the last 120 frames by default; the render world's figures lag a frame or two).
+        if let Some(store) = &diagnostics {
+            for d in store.iter().filter(|d| d.path().as_str().starts_with("render/")) {
+                if let Some(mean) = d.average() {
+                    summary.passes.insert(d.path().as_str().to_owned(), mean);
+                }
+            }
+        }
         match serde_json::to_string(&summary) {
             Ok(json) => {
                 println!("frame-stats {json}");
