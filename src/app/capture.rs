@@ -362,7 +362,7 @@ fn cluster_samples(clusters: Option<&BureauClusters>, camera: Option<(&Camera, &
     let half = CLUSTER_SIDE_M as f32 / 2.0;
     clusters
         .drawn()
-        .filter_map(|c| {
+        .filter_map(|(_, c)| {
             let mut b = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
             for (dx, dz) in [(-half, -half), (half, -half), (half, half), (-half, half)] {
                 let p = camera.world_to_viewport(tf, Vec3::new(c.at_xz.x + dx, 0.0, c.at_xz.y + dz)).ok()? * scale;

@@ -81,10 +81,7 @@ fn labels_ui(
     if let Some(clusters) = &clusters {
         pills = vec![None; clusters.clusters.len()];
         let badge_font = egui::FontId::proportional(12.0);
-        for (k, c) in clusters.clusters.iter().enumerate() {
-            if clusters.drawn().all(|d| d.slot != c.slot) {
-                continue;
-            }
+        for (k, c) in clusters.drawn() {
             let Some(top) = on_screen(Vec3::new(c.at_xz.x, c.height, c.at_xz.y)) else { continue };
             let galley = painter.layout_no_wrap(format!("×{}", c.members.len()), badge_font.clone(), egui::Color32::BLACK);
             let rect = egui::Rect::from_center_size(top - egui::vec2(0.0, galley.size().y / 2.0 + 4.0), galley.size() + egui::vec2(10.0, 4.0));
@@ -113,16 +110,15 @@ fn labels_ui(
         if unit.point
             && let Some(k) = clusters.as_ref().and_then(|c| c.folded_into(unit.index))
         {
-            if pills.get(k).is_some_and(Option::is_some) {
-                folded.entry(k).or_insert((0, unit.id.clone())).0 += count;
-            }
+            folded.entry(k).or_insert((0, unit.id.clone())).0 += count;
             continue;
         }
         if let Some(p) = on_screen(unit.label_world(ext)) {
             wants.push((unit.id.clone(), count, p));
         }
     }
-    // A folded badge stands on its pill, named after the cluster's first overdue member.
+    // A folded badge stands on its pill (when the pill was drawn), named after the cluster's
+    // first overdue member.
     for (k, (count, id)) in folded {
         if let Some(Some(pill)) = pills.get(k) {
             wants.push((id, count, pill.center_top() - egui::vec2(0.0, 1.0)));
@@ -294,7 +290,8 @@ impl Placer {
     /// then sixteen spots in two rings [`FAR_GAP`] and twice that away, each with a leader
     /// line. A spot must lie on screen, clear of everything placed, and its leader must
     /// cross no label, obstacle or other leader, its dot clear of them. `None` when no spot
-    /// is free or the point is under an obstacle or a label placed before. The `index` of the result is 0: [`place_labels`] numbers them.
+    /// is free or the point is under an obstacle or a label placed before. The result's
+    /// `index` is 0: [`place_labels`] numbers them.
     pub fn place(&mut self, ask: &LabelAsk) -> Option<PlacedLabel> {
         let (p, s) = (ask.anchor, ask.size);
         // A point under an obstacle, or under a label placed before (which then reads as

@@ -302,7 +302,7 @@ impl BureauClusters {
     /// Whether the column of unit `slot` is hidden now: bureaus are hidden, or its cluster
     /// stands for it.
     pub fn hides(&self, slot: u32, point: bool, display: &BureauDisplay) -> bool {
-        point && (!display.shown || self.cluster_of.get(slot as usize).copied().flatten().is_some_and(|k| !self.expanded[k as usize]))
+        point && (!display.shown || self.folded_into(slot).is_some())
     }
 
     /// The cluster whose column stands for unit `slot` now (an index into `clusters`): none
@@ -312,9 +312,10 @@ impl BureauClusters {
         (!self.expanded[k]).then_some(k)
     }
 
-    /// The clusters drawn as one column now (district zoom, bureaus shown, none selected).
-    pub fn drawn(&self) -> impl Iterator<Item = &ClusterView> {
-        self.clusters.iter().zip(&self.expanded).filter(|(c, e)| !**e && c.height > 0.0).map(|(c, _)| c)
+    /// The clusters drawn as one column now (district zoom, bureaus shown, none selected),
+    /// each with its index in `clusters`.
+    pub fn drawn(&self) -> impl Iterator<Item = (usize, &ClusterView)> {
+        self.clusters.iter().enumerate().filter(|(k, c)| !self.expanded[*k] && c.height > 0.0)
     }
 }
 
