@@ -123,7 +123,7 @@ fn the_client_keeps_the_payload_rules_on_a_snapshot_and_an_event() {
         live::apply(&mut state, m);
     }
     assert_eq!(state.score("110105001"), None);
-    assert_eq!(state.unit("110105001").unwrap().history.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [Some(72.5), None]);
+    assert_eq!(state.unit("110105001").unwrap().history.iter().map(|(_, v)| v).collect::<Vec<_>>(), [Some(72.5), None]);
     assert_eq!(state.score("110105002").unwrap().total, 41.0);
     assert_eq!(state.score("110105003").unwrap().total, 35.0);
     assert_eq!(state.score("110105004"), None);

@@ -59,7 +59,7 @@ fn dirty_replay_ends_in_the_expected_state() {
         assert_eq!(refused, [8]);
         // One history point per 5-minute step, the step's newest: 33 replaced 11, and the
         // refused 5 is not in it.
-        assert_eq!(s.unit("330101").unwrap().history.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [Some(33.0)]);
+        assert_eq!(s.unit("330101").unwrap().history.iter().map(|(_, v)| v).collect::<Vec<_>>(), [Some(33.0)]);
         passes.push(totals);
         // Hold, then start over.
         let step = replay.advance(situation_wall::feed::replay::LOOP_HOLD_S + 0.5);

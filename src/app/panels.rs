@@ -579,7 +579,7 @@ fn trend_ui(ui: &mut egui::Ui, picture: &Picture, id: &str, settings: &Settings,
         );
     }
     let unit = picture.state.unit(id);
-    let own: Vec<(DateTime<FixedOffset>, Option<f32>)> = unit.map(|u| u.history.iter().copied().collect()).unwrap_or_default();
+    let own: Vec<(DateTime<FixedOffset>, Option<f32>)> = unit.map(|u| u.history.iter().collect()).unwrap_or_default();
     let first_own = own.first().map(|(t, _)| *t);
     let history: Vec<(DateTime<FixedOffset>, Option<f32>)> = backfill.iter().copied().filter(|(t, _)| first_own.is_none_or(|f| *t < f)).chain(own).collect();
     let Some(&(end, _)) = history.last() else { return };

@@ -303,7 +303,7 @@ mod tests {
         assert_eq!(r.rejected[0].0, 4);
         r.advance(60.0);
         assert_eq!(r.state().score("a").unwrap().total, 50.0);
-        let history: Vec<Option<f32>> = r.state().unit("a").unwrap().history.iter().map(|(_, v)| *v).collect();
+        let history: Vec<Option<f32>> = r.state().unit("a").unwrap().history.iter().map(|(_, v)| v).collect();
         assert_eq!(history, [Some(40.0), None, Some(50.0)]);
     }
 

@@ -32,7 +32,7 @@ pub fn ranking<'a>(state: &RiskState, ids: impl IntoIterator<Item = &'a str>) ->
         .filter_map(|id| {
             let unit = state.unit(id)?;
             let score = unit.score?;
-            Some(RankRow { id: id.to_owned(), score, trend: trend(unit.history.iter().copied()) })
+            Some(RankRow { id: id.to_owned(), score, trend: trend(unit.history.iter()) })
         })
         .collect();
     rows.sort_by(|a, b| b.score.total.total_cmp(&a.score.total).then_with(|| a.id.cmp(&b.id)));
@@ -368,16 +368,16 @@ mod tests {
         let mut s = RiskState::new();
         s.apply_score("a", t("2026-11-29T08:00:00+08:00"), sc(30.0)).unwrap();
         s.clear_score("a", t("2026-11-29T08:30:00+08:00")).unwrap();
-        assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 0.0, "no data now");
+        assert_eq!(trend(s.unit("a").unwrap().history.iter()), 0.0, "no data now");
         assert!(ranking(&s, ["a"]).is_empty(), "a unit without data is not ranked");
         assert_eq!(district_summary(&s, ["a"], &LevelThresholds::default(), &Sla::default(), None).no_data, 1);
         s.apply_score("a", t("2026-11-29T09:10:00+08:00"), sc(50.0)).unwrap();
         // An hour before 09:10 is 08:10, before the clear: the 08:00 score still stood.
-        assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 20.0);
+        assert_eq!(trend(s.unit("a").unwrap().history.iter()), 20.0);
         s.apply_score("a", t("2026-11-29T09:40:00+08:00"), sc(55.0)).unwrap();
-        assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 0.0, "08:40 is in the gap: nothing to compare");
+        assert_eq!(trend(s.unit("a").unwrap().history.iter()), 0.0, "08:40 is in the gap: nothing to compare");
         s.apply_score("a", t("2026-11-29T10:15:00+08:00"), sc(60.0)).unwrap();
-        assert_eq!(trend(s.unit("a").unwrap().history.iter().copied()), 10.0, "against 09:10");
+        assert_eq!(trend(s.unit("a").unwrap().history.iter()), 10.0, "against 09:10");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use super::History;
+
 /// Alerts a state keeps: beyond this the oldest are dropped, so a wall running for months
 /// holds a bounded number (newest first on screen; MTTR over those kept).
 pub const MAX_ALERTS: usize = 5000;
@@ -11,18 +13,15 @@ use smol_str::SmolStr;
 
 use super::{Alert, AlertStatus, RiskScore, StageTimes};
 
-/// How many points of score history a unit keeps (24 h at one point per [`HISTORY_STEP_S`]).
-pub const HISTORY_LEN: usize = 288;
-
 /// The history's resolution, in seconds: a unit keeps one point per step of the clock (steps
 /// counted from the Unix epoch, so 5-minute steps start on the 5 minutes), its newest score in
 /// that step. A feed that updates every second therefore still shows 24 h of trend, not the
-/// last [`HISTORY_LEN`] seconds.
+/// last [`HISTORY_LEN`](super::HISTORY_LEN) seconds.
 pub const HISTORY_STEP_S: i64 = 300;
 
-/// Whether two times fall in the same history step ([`HISTORY_STEP_S`]).
-fn same_step(a: DateTime<FixedOffset>, b: DateTime<FixedOffset>) -> bool {
-    a.timestamp().div_euclid(HISTORY_STEP_S) == b.timestamp().div_euclid(HISTORY_STEP_S)
+/// Whether two Unix times, seconds, fall in the same history step ([`HISTORY_STEP_S`]).
+fn same_step(a_s: i64, b_s: i64) -> bool {
+    a_s.div_euclid(HISTORY_STEP_S) == b_s.div_euclid(HISTORY_STEP_S)
 }
 
 /// What is known about one unit.
@@ -33,11 +32,11 @@ pub struct UnitState {
     pub score: Option<RiskScore>,
     /// When the newest update, a score or a clear, was computed (the record's timestamp).
     pub as_of: Option<DateTime<FixedOffset>>,
-    /// Past totals, oldest first, at most [`HISTORY_LEN`] and one score per [`HISTORY_STEP_S`]
+    /// Past totals, oldest first, at most [`HISTORY_LEN`](super::HISTORY_LEN) and one score per [`HISTORY_STEP_S`]
     /// (the step's newest, at its time): `Some(total)` for a score, `None` where the unit went
     /// to no data (a clear), so a chart can leave a gap there. A gap is recorded once, however
-    /// many clears follow, and only after a score.
-    pub history: VecDeque<(DateTime<FixedOffset>, Option<f32>)>,
+    /// many clears follow, and only after a score. Times are kept to the second ([`History`]).
+    pub history: History,
 }
 
 /// Why an update was not applied.
@@ -139,13 +138,11 @@ impl RiskState {
             return false;
         }
         // A loop: a score replacing a clear at the same time may leave the step's score last.
-        while state.history.back().is_some_and(|&(t, v)| t == at || (v.is_some() && same_step(t, at))) {
+        let at_s = at.timestamp();
+        while state.history.back_s().is_some_and(|(t_s, v)| t_s == at_s || (v.is_some() && same_step(t_s, at_s))) {
             state.history.pop_back();
         }
-        state.history.push_back((at, Some(score.total)));
-        while state.history.len() > HISTORY_LEN {
-            state.history.pop_front();
-        }
+        state.history.push_back(at, Some(score.total));
         state.score = Some(score);
         state.as_of = Some(at);
         true
@@ -173,11 +170,8 @@ impl RiskState {
         }
         let state = self.update_slot(unit, at);
         // One gap after the last score; a unit that had no score has nothing to break.
-        if state.history.back().is_some_and(|&(_, v)| v.is_some()) {
-            state.history.push_back((at, None));
-            while state.history.len() > HISTORY_LEN {
-                state.history.pop_front();
-            }
+        if state.history.back_s().is_some_and(|(_, v)| v.is_some()) {
+            state.history.push_back(at, None);
         }
         state.score = None;
         state.as_of = Some(at);
@@ -194,7 +188,7 @@ impl RiskState {
             self.units.insert(SmolStr::new(unit), UnitState::default());
         }
         let state = self.units.get_mut(unit).expect("inserted above");
-        if state.history.back().is_some_and(|&(t, _)| t == at) {
+        if state.history.back_s().is_some_and(|(t_s, _)| t_s == at.timestamp()) {
             state.history.pop_back();
         }
         state
@@ -402,23 +396,23 @@ mod tests {
         let u = s.unit("1").unwrap();
         assert_eq!(u.history.len(), 24, "one point per 5 minutes");
         // Each point is its step's newest score, at that score's time.
-        assert_eq!(u.history[0], (t("2026-11-29T08:04:59+08:00"), Some(20.0)));
-        assert_eq!(u.history.back().copied(), Some((t("2026-11-29T09:59:59+08:00"), Some(40.0))));
-        assert_eq!(crate::model::trend(u.history.iter().copied()), 20.0, "the hour's rise, not 0 from a history of the last 288 s");
+        assert_eq!(u.history.get(0).unwrap(), (t("2026-11-29T08:04:59+08:00"), Some(20.0)));
+        assert_eq!(u.history.back(), Some((t("2026-11-29T09:59:59+08:00"), Some(40.0))));
+        assert_eq!(crate::model::trend(u.history.iter()), 20.0, "the hour's rise, not 0 from a history of the last 288 s");
         // A gap stays a point of its own within a step.
         s.clear_score("1", t("2026-11-29T10:00:01+08:00")).unwrap();
         s.offer_score("1", t("2026-11-29T10:00:02+08:00"), score(30.0));
         s.offer_score("1", t("2026-11-29T10:00:03+08:00"), score(31.0));
-        let tail: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().rev().take(3).map(|(_, v)| *v).collect();
+        let tail: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().rev().take(3).map(|(_, v)| v).collect();
         assert_eq!(tail, [Some(31.0), None, Some(40.0)]);
         // A score at a clear's own time replaces the clear, and then the step's earlier score.
         s.clear_score("1", t("2026-11-29T10:06:00+08:00")).unwrap();
         s.offer_score("1", t("2026-11-29T10:06:00+08:00"), score(33.0));
-        let tail: Vec<(DateTime<FixedOffset>, Option<f32>)> = s.unit("1").unwrap().history.iter().rev().take(2).copied().collect();
+        let tail: Vec<(DateTime<FixedOffset>, Option<f32>)> = s.unit("1").unwrap().history.iter().rev().take(2).collect();
         assert_eq!(tail, [(t("2026-11-29T10:06:00+08:00"), Some(33.0)), (t("2026-11-29T10:00:03+08:00"), Some(31.0))]);
         s.clear_score("1", t("2026-11-29T10:07:00+08:00")).unwrap();
         s.offer_score("1", t("2026-11-29T10:07:00+08:00"), score(35.0));
-        let tail: Vec<(DateTime<FixedOffset>, Option<f32>)> = s.unit("1").unwrap().history.iter().rev().take(2).copied().collect();
+        let tail: Vec<(DateTime<FixedOffset>, Option<f32>)> = s.unit("1").unwrap().history.iter().rev().take(2).collect();
         assert_eq!(tail, [(t("2026-11-29T10:07:00+08:00"), Some(35.0)), (t("2026-11-29T10:00:03+08:00"), Some(31.0))], "one point for the 10:05 step");
     }
 
@@ -436,7 +430,7 @@ mod tests {
         assert_eq!(s.score("1"), None);
         let u = s.unit("1").unwrap();
         assert_eq!(u.as_of, Some(t("2026-11-29T08:10:00+08:00")));
-        let history: Vec<Option<f32>> = u.history.iter().map(|(_, v)| *v).collect();
+        let history: Vec<Option<f32>> = u.history.iter().map(|(_, v)| v).collect();
         assert_eq!(history, [Some(40.0), Some(45.0), None]);
         assert_eq!(s.last_update, Some(t("2026-11-29T08:10:00+08:00")));
         // A score older than the clear cannot bring the old data back.
@@ -445,13 +439,13 @@ mod tests {
         // A second clear adds no second gap; a newer score ends the gap.
         s.clear_score("1", t("2026-11-29T08:15:00+08:00")).unwrap();
         s.apply_score("1", t("2026-11-29T08:20:00+08:00"), score(50.0)).unwrap();
-        let history: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().map(|(_, v)| *v).collect();
+        let history: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().map(|(_, v)| v).collect();
         assert_eq!(history, [Some(40.0), Some(45.0), None, Some(50.0)]);
         assert_eq!(s.score("1").unwrap().total, 50.0);
         // A clear at the same time as the shown score replaces it.
         s.clear_score("1", t("2026-11-29T08:20:00+08:00")).unwrap();
         assert_eq!(s.score("1"), None);
-        let history: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().map(|(_, v)| *v).collect();
+        let history: Vec<Option<f32>> = s.unit("1").unwrap().history.iter().map(|(_, v)| v).collect();
         assert_eq!(history, [Some(40.0), Some(45.0), None]);
         // A unit never seen: no data since then, so an older score is refused too.
         s.clear_score("2", t("2026-11-29T08:30:00+08:00")).unwrap();
