@@ -162,6 +162,9 @@ pub struct CloneBench {
     pub units: usize,
     /// History points per unit.
     pub history: usize,
+    /// Heap bytes every unit's history holds once full ([`crate::model::History::heap_bytes`]
+    /// summed), MB (10^6 bytes).
+    pub history_mb: f64,
     /// Repetitions timed.
     pub repetitions: usize,
     /// One `RiskState::clone`, µs.
@@ -343,7 +346,8 @@ pub fn bench_clone(label: &str, ids: &[String], budget: Duration) -> CloneBench 
         samples.push(us(t.elapsed()));
         drop(black_box(copy));
     });
-    CloneBench { label: label.to_owned(), units: ids.len(), history: HISTORY_LEN, repetitions, clone: Timing::of(&samples) }
+    let history_mb = state.units().map(|(_, u)| u.history.heap_bytes()).sum::<usize>() as f64 / 1e6;
+    CloneBench { label: label.to_owned(), units: ids.len(), history: HISTORY_LEN, history_mb, repetitions, clone: Timing::of(&samples) }
 }
 
 /// Runs every benchmark on every map, printing a line to stderr as each map starts.
@@ -441,9 +445,9 @@ pub fn render_table(report: &BenchReport) -> String {
         );
     }
     let _ = writeln!(out, "\nWhole-state clone (the size of the state; demo mode shares it with the replay instead), µs");
-    let _ = writeln!(out, "{:>6} {:>7} {:>6} {:>19}  map", "units", "history", "reps", "clone");
+    let _ = writeln!(out, "{:>6} {:>7} {:>10} {:>6} {:>19}  map", "units", "history", "history_MB", "reps", "clone");
     for c in &report.clones {
-        let _ = writeln!(out, "{:>6} {:>7} {:>6} {:>19}  {}", c.units, c.history, c.repetitions, pair(c.clone, 1), c.label);
+        let _ = writeln!(out, "{:>6} {:>7} {:>10.1} {:>6} {:>19}  {}", c.units, c.history, c.history_mb, c.repetitions, pair(c.clone, 1), c.label);
     }
     out
 }
@@ -500,6 +504,8 @@ mod tests {
         assert_eq!(report.maps[0].issues, 0);
         assert_eq!(report.updates.iter().map(|u| u.changed).collect::<Vec<_>>(), [1, 30]);
         assert!(report.updates.iter().all(|u| u.repetitions >= 21));
+        // 30 full histories of 288 points, 8 bytes each.
+        assert_eq!(report.clones[0].history_mb, 30.0 * 2304.0 / 1e6);
         let table = render_table(&report);
         assert!(table.contains("synthetic-30"), "{table}");
         let csv = render_csv(&report);
