@@ -1,9 +1,14 @@
-# Shared by the measurement scripts: build the dev binary once, find the maps.
+# Shared by the measurement scripts: build the binary once (the release profile, what users
+# run; PROFILE=dev for the faster-building dev profile), find the maps.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/situation-wall/target}"
-cargo build --quiet --bin situation-wall
-BIN="$CARGO_TARGET_DIR/debug/situation-wall"
+PROFILE="${PROFILE:-release}"
+if [ "$PROFILE" = dev ]; then
+  cargo build --quiet --bin situation-wall; BIN="$CARGO_TARGET_DIR/debug/situation-wall"
+else
+  cargo build --quiet --release --bin situation-wall; BIN="$CARGO_TARGET_DIR/release/situation-wall"
+fi
 WORK="${WORK:-$(mktemp -d)}"
 # The real 43 units where ../shared is present, else the built-in schematic (same units).
 REAL=../shared/maps/chaoyang_townships.geojson

@@ -4,12 +4,17 @@
 # frame time, CPU ms per frame, fps, first data frame and RSS, with the ratio to an empty
 # scene measured in the same run. Usage: tools/perf/frames.sh [WIDTHxHEIGHT ...]
 # Env: FRAMES (30), WARMUP (30), RENDERERS ("merged palette"), PALETTE_MAX (1000: larger maps
-# are not run in palette mode, one entity per unit takes minutes a frame there).
+# are not run in palette mode, one entity per unit takes minutes a frame there), SYNTH ("1000
+# 10000": the synthetic maps' unit counts; "1000 10000 100000" adds the city of communities),
+# PROFILE (release; see common.sh).
 source "$(dirname "$0")/common.sh"
-FRAMES="${FRAMES:-30}"; WARMUP="${WARMUP:-30}"; RENDERERS="${RENDERERS:-merged palette}"; PALETTE_MAX="${PALETTE_MAX:-1000}"
+FRAMES="${FRAMES:-30}"; WARMUP="${WARMUP:-30}"; RENDERERS="${RENDERERS:-merged palette}"; PALETTE_MAX="${PALETTE_MAX:-1000}"; SYNTH="${SYNTH:-1000 10000}"
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(1920x1080)
-"$BIN" synth-map --units 1000 --out "$WORK/synthetic-1000.geojson" >/dev/null
-"$BIN" synth-map --units 10000 --out "$WORK/synthetic-10000.geojson" >/dev/null
+MAPS=("$REAL:43")
+for n in $SYNTH; do
+  "$BIN" synth-map --units "$n" --out "$WORK/synthetic-$n.geojson" >/dev/null
+  MAPS+=("$WORK/synthetic-$n.geojson:$n")
+done
 run() { # size renderer args... -> the frame-stats JSON
   local size=$1 renderer=$2; shift 2
   xvfb-run -a -s "-screen 0 ${size}x24" "$BIN" --window "$size" --renderer "$renderer" --config "$WORK/bare.toml" \
@@ -20,7 +25,7 @@ for size in "${SIZES[@]}"; do
   empty=$(run "$size" merged --empty-scene --churn)
   base=$(field "$empty" mean_ms)
   printf '%-10s %-16s %-8s %9.1f %9.1f %9.1f %7.2f %10.0f %8.0f %7.2f\n' "$size" empty merged "$base" "$(field "$empty" p99_ms)" "$(field "$empty" cpu_ms_per_frame)" "$(field "$empty" fps)" "$(field "$empty" first_data_frame_ms)" "$(field "$empty" rss_mib)" 1
-  for map in "$REAL:43" "$WORK/synthetic-1000.geojson:1000" "$WORK/synthetic-10000.geojson:10000"; do
+  for map in "${MAPS[@]}"; do
     file=${map%:*}; units=${map##*:}
     for renderer in $RENDERERS; do
       [ "$renderer" = palette ] && [ "$units" -gt "$PALETTE_MAX" ] && continue
