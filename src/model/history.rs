@@ -1,8 +1,8 @@
 //! One unit's score history, packed: 8 bytes a point in a fixed ring of [`HISTORY_LEN`].
 //!
-//! A point was a `(DateTime<FixedOffset>, Option<f32>)`, 24 bytes; 10 000 units with a full
-//! day each held 69 MB, and applying a score touched two far-apart cache lines of it (the
-//! evicted oldest point and the new newest one). Here a point is its time in whole seconds
+//! A point was a `(DateTime<FixedOffset>, Option<f32>)`, 24 bytes, in a `VecDeque` that grew
+//! to 512 slots; 10 000 units with a full day each held 123 MB, and applying a score touched
+//! two far-apart cache lines of it (the evicted oldest point and the new newest one). Here a point is its time in whole seconds
 //! after the history's own base (an `i32`: ±68 years) and the total as an `f32`, with a value
 //! no score can have (below 0) standing for a gap. A full history is 2.3 KB, and once full a
 //! new point takes the evicted one's slot, so applying a score writes one place.
@@ -27,6 +27,13 @@ const GAP: f32 = -1.0;
 struct Point {
     dt_s: i32,
     total: f32,
+}
+
+impl Point {
+    /// The total, `None` for a gap.
+    fn total(self) -> Option<f32> {
+        (self.total >= 0.0).then_some(self.total)
+    }
 }
 
 /// Past totals of one unit, oldest first, at most [`HISTORY_LEN`]: `Some(total)` (0–100) for
@@ -89,7 +96,7 @@ impl History {
     pub(super) fn back_s(&self) -> Option<(i64, Option<f32>)> {
         let i = self.len().checked_sub(1)?;
         let p = self.buf[self.physical(i)];
-        Some((self.base_s + i64::from(p.dt_s), (p.total >= 0.0).then_some(p.total)))
+        Some((self.seconds(p), p.total()))
     }
 
     /// The points, oldest first.
@@ -105,10 +112,10 @@ impl History {
         if self.is_empty() {
             self.base_s = at_s;
         }
-        let dt_s = match i32::try_from(at_s - self.base_s) {
-            Ok(dt) => dt,
-            Err(_) => self.rebase(at_s),
-        };
+        let dt_s = i32::try_from(at_s - self.base_s).unwrap_or_else(|_| {
+            self.rebase(at_s);
+            0
+        });
         self.offset = *at.offset();
         let point = Point { dt_s, total: total.unwrap_or(GAP) };
         let len = self.len();
@@ -145,20 +152,15 @@ impl History {
     }
 
     /// Moves the base to `at_s` for a point too far from it for an `i32` (the newest point is
-    /// 68 years after the base): older points that no longer fit are dropped. Returns the new
-    /// point's offset, 0.
-    fn rebase(&mut self, at_s: i64) -> i32 {
-        let kept: Vec<(i64, f32)> = (0..self.len())
-            .map(|i| self.buf[self.physical(i)])
-            .map(|p| (self.base_s + i64::from(p.dt_s), p.total))
-            .filter(|(t, _)| i32::try_from(t - at_s).is_ok())
-            .collect();
+    /// 68 years after the base): older points that no longer fit are dropped.
+    fn rebase(&mut self, at_s: i64) {
+        let kept: Vec<(i64, f32)> =
+            (0..self.len()).map(|i| self.buf[self.physical(i)]).map(|p| (self.seconds(p), p.total)).filter(|(t, _)| i32::try_from(t - at_s).is_ok()).collect();
         self.base_s = at_s;
         self.head = 0;
         self.buf.clear();
         self.buf.extend(kept.iter().map(|&(t, total)| Point { dt_s: (t - at_s) as i32, total }));
         self.len = self.buf.len() as u16;
-        0
     }
 
     /// Physical slot of the `i`-th point.
@@ -167,9 +169,14 @@ impl History {
         if i >= self.buf.len() { i - self.buf.len() } else { i }
     }
 
+    /// A point's time, Unix seconds.
+    fn seconds(&self, p: Point) -> i64 {
+        self.base_s + i64::from(p.dt_s)
+    }
+
     fn decode(&self, p: Point) -> (DateTime<FixedOffset>, Option<f32>) {
-        let at = DateTime::from_timestamp(self.base_s + i64::from(p.dt_s), 0).unwrap_or_default().with_timezone(&self.offset);
-        (at, (p.total >= 0.0).then_some(p.total))
+        let at = DateTime::from_timestamp(self.seconds(p), 0).unwrap_or_default().with_timezone(&self.offset);
+        (at, p.total())
     }
 }
 

@@ -2,8 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::History;
-
 /// Alerts a state keeps: beyond this the oldest are dropped, so a wall running for months
 /// holds a bounded number (newest first on screen; MTTR over those kept).
 pub const MAX_ALERTS: usize = 5000;
@@ -11,7 +9,7 @@ pub const MAX_ALERTS: usize = 5000;
 use chrono::{DateTime, FixedOffset};
 use smol_str::SmolStr;
 
-use super::{Alert, AlertStatus, RiskScore, StageTimes};
+use super::{Alert, AlertStatus, History, RiskScore, StageTimes};
 
 /// The history's resolution, in seconds: a unit keeps one point per step of the clock (steps
 /// counted from the Unix epoch, so 5-minute steps start on the 5 minutes), its newest score in
