@@ -203,13 +203,22 @@ impl SseParser {
                 bytes = tail;
             }
         }
-        while let Some(end) = bytes.iter().position(|&b| b == b'\r' || b == b'\n') {
-            self.push(&bytes[..end])?;
-            let line = std::mem::take(&mut self.line);
-            let handled = self.line_done(&line, out);
-            self.line = line;
-            self.line.clear();
-            handled?;
+        // memchr2 scans a word at a time; a score event's data line is tens of kilobytes.
+        while let Some(end) = memchr::memchr2(b'\r', b'\n', bytes) {
+            if self.line.is_empty() {
+                // The whole line is in this chunk: handled where it lies, not copied first.
+                if end > self.max_bytes {
+                    return Err(SseError::LineTooLong { limit: self.max_bytes });
+                }
+                self.line_done(&bytes[..end], out)?;
+            } else {
+                self.push(&bytes[..end])?;
+                let line = std::mem::take(&mut self.line);
+                let handled = self.line_done(&line, out);
+                self.line = line;
+                self.line.clear();
+                handled?;
+            }
             let after = &bytes[end + 1..];
             bytes = if bytes[end] == b'\r' {
                 match after.split_first() {
@@ -266,6 +275,11 @@ impl SseParser {
             "data" => {
                 if self.data.len().saturating_add(value.len()).saturating_add(1) > self.max_bytes {
                     return Err(SseError::EventTooLarge { limit: self.max_bytes });
+                }
+                if self.data.is_empty() {
+                    // Most events have one data line: one allocation of its size, not a
+                    // doubling series (the buffer is handed on with the event).
+                    self.data.reserve(value.len() + 1);
                 }
                 self.data.push_str(value);
                 self.data.push('\n');
