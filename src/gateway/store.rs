@@ -14,7 +14,7 @@
 //! behind a mutex. Writes ([`Store::ingest`], [`Store::apply_retention`]) each run in one
 //! transaction; reads see a committed state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Days, FixedOffset, TimeZone, Utc};
@@ -26,6 +26,8 @@ use crate::api::AlertsPage;
 use crate::geo::load::canonical_id;
 pub use crate::model::Period;
 use crate::model::{Alert, AlertStatus, Severity};
+
+use super::fold::{self, Staged, Unfolded};
 
 /// The schema version this build writes: the number of schema migrations. A
 /// database whose `PRAGMA user_version` is higher was written by a newer build and is refused.
@@ -134,6 +136,11 @@ const MIGRATIONS: &[&str] = &[
     // 3: operators' acknowledgements (确认) of alerts, one per alert: the first stands.
     r"
     CREATE TABLE acks (id TEXT PRIMARY KEY, by TEXT NOT NULL, t INTEGER NOT NULL) WITHOUT ROWID;
+    ",
+    // 4: scores reach `scores` some commits after their events (see `fold`); the watermark
+    // says up to which event they all have. Every score stored before this version is there.
+    r"
+    INSERT INTO meta (key, value) VALUES ('scores_folded_event', coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0));
     ",
 ];
 
@@ -860,6 +867,10 @@ pub struct Store {
     path: Option<PathBuf>,
     /// Most events kept ([`Store::set_event_limit`]).
     event_limit: Option<u64>,
+    /// Accepted scores not yet in the `scores` table (see [`fold`]).
+    unfolded: Unfolded,
+    /// The stored watermark (`meta.scores_folded_event`).
+    watermark: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -953,8 +964,11 @@ impl Store {
         // took a fifth of the gateway's time. The WAL file is reused after each checkpoint.
         conn.pragma_update(None, "wal_autocheckpoint", 16_384).map_err(ctx(loc, "setting wal_autocheckpoint"))?;
         conn.set_prepared_statement_cache_capacity(64);
-        let mut store = Store { conn, location, path: path.map(Path::to_path_buf), event_limit: None };
+        let mut store = Store { conn, location, path: path.map(Path::to_path_buf), event_limit: None, unfolded: Unfolded::default(), watermark: 0 };
         store.migrate(version)?;
+        let bad = |detail: String| StoreError::BadData { path: store.location.clone(), detail };
+        store.unfolded = Unfolded::load(&store.conn).map_err(bad)?;
+        store.watermark = fold::watermark(&store.conn).map_err(|e| bad(e.to_string()))?;
         Ok(store)
     }
 
@@ -1055,21 +1069,51 @@ impl Store {
         let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(ctx(loc, "starting an ingest transaction"))?;
         let horizon = read_horizon(&tx).map_err(ctx(loc, "reading the retention horizon"))?;
         let mut done = Vec::with_capacity(batches.len());
+        // Scores accepted in this transaction, and their keys (for duplicates across batches).
+        let (mut staged, mut seen): (Vec<Staged>, HashSet<(String, i64)>) = Default::default();
         for records in batches {
             let savepoint = tx.savepoint().map_err(ctx(loc, "starting a batch's savepoint"))?;
+            let start = staged.len();
+            let accepted = Accepted { unfolded: &self.unfolded, seen: &mut seen, staged: &mut staged };
             // Dropping the savepoint uncommitted rolls the batch back.
-            let outcome = ingest_into(&savepoint, loc, horizon, records, known_unit, received_us)
+            let outcome = ingest_into(&savepoint, loc, horizon, records, known_unit, received_us, accepted)
                 .and_then(|stored| savepoint.commit().map(|()| stored).map_err(ctx(loc, "releasing a batch's savepoint")));
+            if outcome.is_err() {
+                for (unit, t, ..) in staged.drain(start..) {
+                    seen.remove(&(unit, t));
+                }
+            }
             done.push(outcome);
         }
+        // Fold a few units' waiting rows into `scores` (all of them when the event limit is
+        // about to purge events whose scores still wait).
         let last = done.iter().filter_map(|d| d.as_ref().ok().and_then(|(report, _)| report.last_event_id)).max();
-        if let (Some(keep), Some(last)) = (self.event_limit, last) {
+        let last_id = match last {
+            Some(id) => id,
+            None => last_event_id(&tx).map_err(ctx(loc, "reading the last event id"))?,
+        };
+        let mut units = self.unfolded.next_units(Some(fold::UNITS_PER_FOLD));
+        self.unfolded.write(&tx, &units).map_err(ctx(loc, "folding scores"))?;
+        let mut mark = self.unfolded.watermark_after(&units, &staged, last_id);
+        let cut = self.event_limit.zip(last).and_then(|(keep, last)| last.checked_sub(keep)).filter(|c| *c > 0);
+        let all = cut.is_some_and(|cut| cut > mark);
+        if all {
+            let rest: Vec<String> = self.unfolded.next_units(None).into_iter().filter(|u| !units.contains(u)).collect();
+            self.unfolded.write(&tx, &rest).map_err(ctx(loc, "folding scores"))?;
+            Unfolded::write_staged(&tx, &staged).map_err(ctx(loc, "folding scores"))?;
+            units.extend(rest);
+            mark = last_id;
+        }
+        if let Some(cut) = cut {
             // Ids are handed out one by one, so the newest `keep` are those above `last - keep`.
-            if let Some(cut) = last.checked_sub(keep).filter(|c| *c > 0) {
-                tx.execute("DELETE FROM events WHERE id <= ?1", params![to_sql_int(cut)]).map_err(ctx(loc, "purging events beyond the count kept"))?;
-            }
+            tx.execute("DELETE FROM events WHERE id <= ?1", params![to_sql_int(cut)]).map_err(ctx(loc, "purging events beyond the count kept"))?;
+        }
+        if mark != self.watermark {
+            fold::set_watermark(&tx, mark).map_err(ctx(loc, "saving the fold watermark"))?;
         }
         tx.commit().map_err(ctx(loc, "committing the batch"))?;
+        self.unfolded.committed(&units, staged, all);
+        self.watermark = mark;
         for (report, _) in done.iter_mut().flatten() {
             report.rejected.sort_by_key(|r| r.index);
         }
@@ -1437,11 +1481,18 @@ impl Store {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, [r.get::<_, Option<f64>>(2)?, r.get(3)?, r.get(4)?, r.get(5)?]))
             })
             .map_err(ctx(loc, "reading history"))?;
+        let mut points = rows.collect::<Result<Vec<_>, _>>().map_err(ctx(loc, "reading a history point"))?;
+        // Scores not yet folded into the table (see `fold`) are points like the table's.
+        let waiting = self.unfolded.unit_rows(unit, from_us, to_us).map(|(t, p)| (t, i64::from(p.is_some()), p.map_or([None; 4], |p| p.map(Some))));
+        let before = points.len();
+        points.extend(waiting);
+        if points.len() > before {
+            points.sort_by_key(|p| p.0);
+        }
         let step_us = step_s.filter(|s| *s > 0).map(|s| i64::from(s) * 1_000_000);
         // (bucket start, scores, weighted sums); a clear adds a bucket with no scores.
         let mut buckets: Vec<(i64, u64, [f64; 4])> = Vec::new();
-        for row in rows {
-            let (t, n, p) = row.map_err(ctx(loc, "reading a history point"))?;
+        for (t, n, p) in points {
             let p = match p {
                 [Some(total), Some(threat), Some(asset), Some(compliance)] => [total, threat, asset, compliance],
                 _ => [0.0; 4],
@@ -1522,9 +1573,19 @@ impl Store {
             let (n, sums) = stmt
                 .query_row(params![unit, from, to], |r| Ok((r.get::<_, Option<i64>>(0)?, [r.get::<_, Option<f64>>(1)?, r.get(2)?, r.get(3)?, r.get(4)?])))
                 .map_err(ctx(loc, "reading period means"))?;
-            let Some(n) = n.filter(|n| *n > 0) else { continue };
+            let (mut n, mut sums) = (n.unwrap_or(0), sums.map(|s| s.unwrap_or(0.0)));
+            // Scores not yet folded into the table (see `fold`); clears are not samples.
+            for p in self.unfolded.unit_rows(unit, from, to.saturating_sub(1)).filter_map(|(_, p)| p) {
+                n += 1;
+                for (sum, v) in sums.iter_mut().zip(p) {
+                    *sum += v;
+                }
+            }
+            if n <= 0 {
+                continue;
+            }
             let w = n as f64;
-            let mean = |i: usize| sums[i].unwrap_or(0.0) / w;
+            let mean = |i: usize| sums[i] / w;
             rows.push(RankingRow {
                 unit: unit.clone(),
                 kind: kind.clone(),
@@ -1576,6 +1637,14 @@ impl Store {
         let cutoff_us = micros(&cutoff);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(ctx(loc, "starting retention"))?;
         let horizon = read_horizon(&tx).map_err(ctx(loc, "reading the retention horizon"))?.unwrap_or(i64::MIN).max(cutoff_us.div_euclid(HOUR_US) * HOUR_US);
+        // Every waiting score goes into `scores` first, so the roll-up sees them all and the
+        // event purge below cannot take the only copy of one.
+        let folded = self.unfolded.next_units(None);
+        self.unfolded.write(&tx, &folded).map_err(ctx(loc, "folding scores"))?;
+        let mark = last_event_id(&tx).map_err(ctx(loc, "reading the last event id"))?;
+        if mark != self.watermark {
+            fold::set_watermark(&tx, mark).map_err(ctx(loc, "saving the fold watermark"))?;
+        }
         let (mut rolled, mut hourly) = (0u64, 0u64);
         {
             let units: Vec<String> = {
@@ -1612,6 +1681,8 @@ impl Store {
         .map_err(ctx(loc, "saving the retention horizon"))?;
         let oldest = oldest_event_id(&tx).map_err(ctx(loc, "reading the oldest event id"))?;
         tx.commit().map_err(ctx(loc, "committing retention"))?;
+        self.unfolded.committed(&folded, Vec::new(), true);
+        self.watermark = mark;
         Ok(RetentionReport { horizon: self.time(horizon)?, raw_scores_rolled_up: rolled, hourly_rows: hourly, events_purged: purged, oldest_event_id: oldest })
     }
 
@@ -1641,7 +1712,8 @@ impl Store {
             Ok(u64::try_from(int(&format!("SELECT count(*) FROM {table}"), "counting rows")?).unwrap_or(0))
         };
         let counts = TableCounts {
-            scores: n("scores")?,
+            // With the scores not yet folded into the table (see `fold`).
+            scores: n("scores")?.saturating_add(self.unfolded.len() as u64),
             scores_hourly: n("scores_hourly")?,
             units: n("current_scores")?,
             alerts: n("alerts")?,
@@ -1662,6 +1734,10 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(ctx(loc, "finding the oldest record"))?;
+        let oldest = match (oldest, self.unfolded.oldest()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let last = last_event_id(&tx).map_err(ctx(loc, "reading the last event id"))?;
         let oldest_event = oldest_event_id(&tx).map_err(ctx(loc, "reading the oldest event id"))?;
         tx.finish().map_err(ctx(loc, "ending a read"))?;
@@ -1717,9 +1793,20 @@ fn alert_json(alert: &Alert, analysis: Option<&str>) -> Value {
     v
 }
 
+/// Where [`ingest_into`] checks a score for a duplicate and leaves the ones it accepts.
+struct Accepted<'a> {
+    /// Rows of earlier commits not yet folded into `scores`.
+    unfolded: &'a Unfolded,
+    /// Keys accepted earlier in this transaction (this batch and those before it).
+    seen: &'a mut HashSet<(String, i64)>,
+    /// Rows accepted in this transaction, with their events' ids.
+    staged: &'a mut Vec<Staged>,
+}
+
 /// One batch of [`Store::ingest_group`], inside its transaction: validates each record,
 /// stores the good ones and appends their events (see [`Store::ingest`]); `horizon` is the
-/// retention horizon (µs), `received_us` the events' `received` time.
+/// retention horizon (µs), `received_us` the events' `received` time. Scores are not written
+/// to `scores` here: they join `acc.staged`, and their events make them durable (see [`fold`]).
 fn ingest_into(
     tx: &Connection,
     loc: &str,
@@ -1727,7 +1814,9 @@ fn ingest_into(
     records: &[Value],
     known_unit: Option<&dyn Fn(&str) -> bool>,
     received_us: i64,
+    acc: Accepted<'_>,
 ) -> Result<Ingested, StoreError> {
+    let staged_from = acc.staged.len();
     let mut report = IngestReport::default();
     let mut appended = Vec::new();
     let parsed: Vec<Option<Record>> = records
@@ -1749,9 +1838,7 @@ fn ingest_into(
     // `None` for a clear.
     let mut newest: HashMap<String, (i64, Option<[f64; 4]>)> = HashMap::new();
     {
-        let mut insert_score = tx
-            .prepare_cached("INSERT INTO scores (unit, t, total, threat, asset, compliance) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")
-            .map_err(ctx(loc, "preparing the score insert"))?;
+        let mut in_table = tx.prepare_cached("SELECT 1 FROM scores WHERE unit = ?1 AND t = ?2").map_err(ctx(loc, "preparing the score lookup"))?;
         for (index, record) in parsed.into_iter().enumerate() {
             let Some(record) = record else { continue };
             // Scores and clears are samples; the other kinds are stored by their helpers.
@@ -1787,12 +1874,19 @@ fn ingest_into(
                 report.rejected.push(Rejection { index, reason });
                 continue;
             }
-            let [total, threat, asset, compliance] = parts.map_or([None; 4], |p| p.map(Some));
-            let n = insert_score.execute(params![unit, t, total, threat, asset, compliance]).map_err(ctx(loc, "storing a score"))?;
-            if n == 0 {
+            let key = (unit, t);
+            // The table is asked only for a time it may hold (a resent or late score).
+            let duplicate = acc.seen.contains(&key)
+                || acc.unfolded.contains(&key.0, t)
+                || (acc.unfolded.may_be_folded(&key.0, t) && in_table.exists(params![key.0, t]).map_err(ctx(loc, "looking up a score"))?);
+            if duplicate {
                 report.duplicate += 1;
                 continue;
             }
+            acc.seen.insert(key.clone());
+            let unit = key.0;
+            // The event id is filled in below, once the event is appended.
+            acc.staged.push((unit.clone(), t, parts, 0));
             report.accepted += 1;
             // A clear goes out as the contract's null item.
             let item = match parts {
@@ -1832,7 +1926,13 @@ fn ingest_into(
         }
         let mut insert_event =
             tx.prepare_cached("INSERT INTO events (kind, received, data) VALUES (?1, ?2, ?3)").map_err(ctx(loc, "preparing the event insert"))?;
+        // Each score time's event id.
+        let mut score_events: HashMap<i64, u64> = HashMap::new();
         for p in pending {
+            let score_time = match p {
+                Pending::Scores(t) => Some(t),
+                Pending::Ready(..) => None,
+            };
             let (kind, data) = match p {
                 Pending::Ready(kind, data) => (kind, data),
                 Pending::Scores(t) => {
@@ -1846,7 +1946,13 @@ fn ingest_into(
             let id = u64::try_from(id).unwrap_or(0);
             report.first_event_id.get_or_insert(id);
             report.last_event_id = Some(id);
+            if let Some(t) = score_time {
+                score_events.insert(t, id);
+            }
             appended.push(StoredEvent { id, kind: kind.to_owned(), data });
+        }
+        for row in &mut acc.staged[staged_from..] {
+            row.3 = score_events.get(&row.1).copied().unwrap_or(0);
         }
     }
     Ok((report, appended))
@@ -2226,6 +2332,78 @@ mod tests {
         assert_eq!(recent.alerts.iter().map(|a| a["id"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["A-10", "A-11"]);
         assert_eq!(recent.next, 3);
         assert_eq!(store.alerts_since(recent.next, 10).unwrap().alerts.len(), 0);
+    }
+
+    /// Rows in the `scores` table itself (not those waiting to be folded).
+    fn table_scores(store: &Store) -> i64 {
+        store.conn.query_row("SELECT count(*) FROM scores", [], |r| r.get(0)).unwrap()
+    }
+
+    /// Scores wait in the event log and in memory before they reach the `scores` table a few
+    /// units per commit; meanwhile reads see them, a reopen reads them back from the log
+    /// (without counting a unit folded under an unmoved watermark twice), resending them is a
+    /// duplicate, and retention folds everything.
+    #[test]
+    fn waiting_scores_are_read_kept_across_a_reopen_and_folded_in_turn() {
+        let db = TempDb::new("fold");
+        let units: Vec<String> = (0..40).map(|i| format!("U{i:02}")).collect();
+        let batch: Vec<Value> = units.iter().map(|u| score(u, "2026-11-29T10:00:00+08:00", 50.0)).collect();
+        let history = |store: &Store, unit: &str| {
+            store.history(unit, t("2026-11-29T00:00:00+08:00"), t("2026-11-30T00:00:00+08:00"), None).unwrap().iter().map(|p| p.total).collect::<Vec<_>>()
+        };
+        {
+            let mut store = Store::open(Some(&db.0)).unwrap();
+            assert_eq!(store.ingest(&batch, None).unwrap().accepted, 40);
+            // Nothing waited before this commit, so nothing was folded in it.
+            assert_eq!(table_scores(&store), 0);
+            assert_eq!(store.stats().unwrap().counts.scores, 40);
+            assert_eq!(history(&store, "U39"), vec![Some(50.0)]);
+        }
+        {
+            let mut store = Store::open(Some(&db.0)).unwrap();
+            assert_eq!(store.stats().unwrap().counts.scores, 40, "read back from the log");
+            assert_eq!(history(&store, "U07"), vec![Some(50.0)]);
+            let again = store.ingest(&batch, None).unwrap();
+            assert_eq!((again.accepted, again.duplicate), (0, 40));
+            // That commit folded the first 32 units; the watermark stays below their event,
+            // which still has 8 units waiting.
+            assert_eq!(table_scores(&store), fold::UNITS_PER_FOLD as i64);
+            assert_eq!(store.watermark, 0);
+        }
+        let mut store = Store::open(Some(&db.0)).unwrap();
+        assert_eq!(store.stats().unwrap().counts.scores, 40, "a folded unit is not read back as waiting too");
+        assert_eq!(history(&store, "U00"), vec![Some(50.0)]);
+        assert_eq!(history(&store, "U39"), vec![Some(50.0)]);
+        let kinds: HashMap<String, String> = units.iter().map(|u| (u.clone(), "街道".to_owned())).collect();
+        let ranked = store.rankings(Period::Day, t("2026-11-29T12:00:00+08:00"), &kinds).unwrap();
+        assert_eq!(ranked.rows.len(), 40);
+        assert!(ranked.rows.iter().all(|r| r.samples == 1 && r.total == 50.0));
+        // A later score of a folded unit is not looked up in the table, and is kept.
+        assert_eq!(store.ingest(&[score("U00", "2026-11-29T10:05:00+08:00", 60.0)], None).unwrap().accepted, 1);
+        assert_eq!(history(&store, "U00"), vec![Some(50.0), Some(60.0)]);
+        store.apply_retention(t("2026-11-29T12:00:00+08:00"), 30).unwrap();
+        assert_eq!(table_scores(&store), 41);
+        assert_eq!(store.unfolded.len(), 0);
+        assert_eq!(store.watermark, store.last_event_id().unwrap());
+        assert_eq!(store.stats().unwrap().counts.scores, 41);
+    }
+
+    /// An event limit never purges the only copy of a waiting score: the commit that would
+    /// folds everything first.
+    #[test]
+    fn an_event_limit_folds_waiting_scores_before_purging_their_events() {
+        let db = TempDb::new("fold-limit");
+        let mut store = Store::open(Some(&db.0)).unwrap();
+        store.set_event_limit(Some(1));
+        for (i, time) in ["2026-11-29T10:00:00+08:00", "2026-11-29T10:01:00+08:00", "2026-11-29T10:02:00+08:00"].iter().enumerate() {
+            assert_eq!(store.ingest(&[score("A", time, i as f64), score("B", time, i as f64)], None).unwrap().accepted, 2);
+        }
+        assert_eq!(store.stats().unwrap().counts.events, 1);
+        drop(store);
+        let store = Store::open(Some(&db.0)).unwrap();
+        let points = store.history("B", t("2026-11-29T00:00:00+08:00"), t("2026-11-30T00:00:00+08:00"), None).unwrap();
+        assert_eq!(points.iter().map(|p| p.total).collect::<Vec<_>>(), vec![Some(0.0), Some(1.0), Some(2.0)]);
+        assert_eq!(store.stats().unwrap().counts.scores, 6);
     }
 
     #[test]
