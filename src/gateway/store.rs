@@ -1092,13 +1092,13 @@ impl Store {
             Some(id) => id,
             None => last_event_id(&tx).map_err(ctx(loc, "reading the last event id"))?,
         };
-        let mut units = self.unfolded.next_units(Some(fold::UNITS_PER_FOLD));
+        let mut units = self.unfolded.fold_choice(staged.len());
         self.unfolded.write(&tx, &units).map_err(ctx(loc, "folding scores"))?;
         let mut mark = self.unfolded.watermark_after(&units, &staged, last_id);
         let cut = self.event_limit.zip(last).and_then(|(keep, last)| last.checked_sub(keep)).filter(|c| *c > 0);
         let all = cut.is_some_and(|cut| cut > mark);
         if all {
-            let rest: Vec<String> = self.unfolded.next_units(None).into_iter().filter(|u| !units.contains(u)).collect();
+            let rest: Vec<String> = self.unfolded.all_units().into_iter().filter(|u| !units.contains(u)).collect();
             self.unfolded.write(&tx, &rest).map_err(ctx(loc, "folding scores"))?;
             Unfolded::write_staged(&tx, &staged).map_err(ctx(loc, "folding scores"))?;
             units.extend(rest);
@@ -1639,7 +1639,7 @@ impl Store {
         let horizon = read_horizon(&tx).map_err(ctx(loc, "reading the retention horizon"))?.unwrap_or(i64::MIN).max(cutoff_us.div_euclid(HOUR_US) * HOUR_US);
         // Every waiting score goes into `scores` first, so the roll-up sees them all and the
         // event purge below cannot take the only copy of one.
-        let folded = self.unfolded.next_units(None);
+        let folded = self.unfolded.all_units();
         self.unfolded.write(&tx, &folded).map_err(ctx(loc, "folding scores"))?;
         let mark = last_event_id(&tx).map_err(ctx(loc, "reading the last event id"))?;
         if mark != self.watermark {
