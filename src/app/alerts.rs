@@ -381,7 +381,7 @@ mod tests {
         app.insert_resource(FxAssets::default());
         for i in 0..20 {
             app.world_mut().spawn(UnitView {
-                id: format!("u{i}"),
+                id: format!("u{i}").into(),
                 name: format!("unit {i}"),
                 area_m2: 4e6,
                 label_xz: Vec2::new(i as f32 * 100.0, 0.0),
@@ -390,6 +390,7 @@ mod tests {
                 point: false,
                 index: i,
                 pulse: Pulse::default(),
+                state_slot: 0,
             });
         }
         // The first data is history: an alert already there raises nothing.
@@ -419,7 +420,7 @@ mod tests {
         assert_eq!(fx.coalesced, 15, "one effect per unit: 20 units, 5 ripples");
         assert_eq!(open(&app), ["A7", "A500"], "the banner shows the newest open 严重 incident");
         // Every unit pulses; the critical one strongest.
-        let pulses: Vec<(String, f32)> = app.world_mut().query::<&UnitView>().iter(app.world()).map(|u| (u.id.clone(), u.pulse.amplitude)).collect();
+        let pulses: Vec<(String, f32)> = app.world_mut().query::<&UnitView>().iter(app.world()).map(|u| (u.id.to_string(), u.pulse.amplitude)).collect();
         assert!(pulses.iter().all(|(_, a)| *a > 0.0));
         assert_eq!(pulses.iter().find(|(id, _)| id == "u7").unwrap().1, 1.0);
         // After the longest duration (critical: 1.5 × 2 s) every ripple is gone.

@@ -227,7 +227,7 @@ fn ease_camera(
     }
     *applied = Some(selection.unit.clone());
     let ext = &settings.config.extrusion;
-    match selection.unit.as_ref().and_then(|id| units.iter().find(|u| &u.id == id)) {
+    match selection.unit.as_ref().and_then(|id| units.iter().find(|u| u.id == id)) {
         Some(unit) => {
             let h = view_height(unit, ext, unit.transition.shown);
             cam.target_focus = Vec3::new(unit.label_xz.x, h * 0.5, unit.label_xz.y);

@@ -295,7 +295,7 @@ fn count_and_capture(
                     None => theme::NO_DATA,
                 };
                 let selected = selection.unit.as_deref() == Some(unit.id.as_str());
-                samples.push(UnitSample { id: unit.id.clone(), score: unit.transition.shown, colour, x: p.x * scale, y: p.y * scale, selected });
+                samples.push(UnitSample { id: unit.id.to_string(), score: unit.transition.shown, colour, x: p.x * scale, y: p.y * scale, selected });
             }
         }
     }

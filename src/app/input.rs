@@ -116,7 +116,7 @@ pub fn pick<'a>(origin: Vec3, dir: Vec3, units: impl Iterator<Item = (&'a UnitVi
             best = Some((t, unit));
         }
     }
-    best.map(|(_, u)| u.id.clone())
+    best.map(|(_, u)| u.id.to_string())
 }
 
 #[cfg(test)]
@@ -157,7 +157,7 @@ mod tests {
         let picture = scored(&map);
         let units = views(&map);
         let target = units[0].label_xz;
-        let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
+        let ids: Vec<String> = units.iter().map(|u| u.id.to_string()).collect();
         let mut app = test_app(Config::default(), map, picture);
         for v in units {
             app.world_mut().spawn(v);

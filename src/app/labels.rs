@@ -103,18 +103,18 @@ fn labels_ui(
     let mut wants: Vec<(String, usize, egui::Pos2)> = Vec::new();
     let mut folded: std::collections::BTreeMap<usize, (usize, String)> = std::collections::BTreeMap::new();
     for unit in units.iter() {
-        let Some(&count) = overdue.by_unit.get(&unit.id) else { continue };
+        let Some(&count) = overdue.by_unit.get(unit.id.as_str()) else { continue };
         if unit.point && display.as_ref().is_some_and(|d| !d.shown) {
             continue;
         }
         if unit.point
             && let Some(k) = clusters.as_ref().and_then(|c| c.folded_into(unit.index))
         {
-            folded.entry(k).or_insert((0, unit.id.clone())).0 += count;
+            folded.entry(k).or_insert((0, unit.id.to_string())).0 += count;
             continue;
         }
         if let Some(p) = on_screen(unit.label_world(ext)) {
-            wants.push((unit.id.clone(), count, p));
+            wants.push((unit.id.to_string(), count, p));
         }
     }
     // A folded badge stands on its pill (when the pill was drawn), named after the cluster's
@@ -167,7 +167,7 @@ fn labels_ui(
         if p.leader {
             leader_line(&painter, anchor, p.rect, halo);
             if let Some(d) = drawn.as_mut() {
-                d.leaders.push((unit.id.clone(), [anchor, nearest_on(p.rect, anchor)]));
+                d.leaders.push((unit.id.to_string(), [anchor, nearest_on(p.rect, anchor)]));
             }
         }
         for d in [egui::vec2(-1.0, 0.0), egui::vec2(1.0, 0.0), egui::vec2(0.0, -1.0), egui::vec2(0.0, 1.0)] {
@@ -175,7 +175,7 @@ fn labels_ui(
         }
         painter.galley(p.rect.min, galley, theme::egui(theme::TEXT));
         if let Some(d) = drawn.as_mut() {
-            d.labels.push((unit.id.clone(), p.rect));
+            d.labels.push((unit.id.to_string(), p.rect));
         }
     }
     // The neighbouring districts' names last, where they are free: never cut by a panel nor

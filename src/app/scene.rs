@@ -14,6 +14,7 @@ use bevy::mesh::VertexAttributeValues;
 use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use bevy::render::storage::ShaderBuffer;
+use smol_str::SmolStr;
 
 use super::map::{MapResource, world_from_map};
 use super::picture::{Freshness, Picture, Settings};
@@ -105,8 +106,9 @@ pub fn stale_colour([r, g, b]: [f32; 3]) -> [f32; 3] {
 /// One unit's prism and its transition state.
 #[derive(Component, Debug)]
 pub struct UnitView {
-    /// Unit id.
-    pub id: String,
+    /// Unit id; inline (ids up to 23 bytes), so a pass over every unit reads the ids in place
+    /// rather than one heap string each.
+    pub id: SmolStr,
     /// Display name.
     pub name: String,
     /// Area, m²: larger units win label space.
@@ -123,13 +125,18 @@ pub struct UnitView {
     pub index: u32,
     /// The alert pulse on this unit.
     pub pulse: Pulse,
+    /// Where this unit was last found in the picture's state ([`RiskState::score_hinted`]),
+    /// so a retarget of every unit reads the state in place instead of looking each up by id.
+    ///
+    /// [`RiskState::score_hinted`]: crate::model::RiskState::score_hinted
+    pub state_slot: usize,
 }
 
 impl UnitView {
     /// The view of area unit `index` of the map (its prism), before any data.
     pub fn area(index: u32, unit: &crate::geo::MapUnit) -> Self {
         UnitView {
-            id: unit.id.clone(),
+            id: SmolStr::new(&unit.id),
             name: unit.name.clone(),
             area_m2: unit.area_m2,
             label_xz: world_from_map(unit.label_point, 0.0).xz(),
@@ -138,13 +145,14 @@ impl UnitView {
             point: false,
             index,
             pulse: Pulse::default(),
+            state_slot: index as usize,
         }
     }
 
     /// The view of bureau `bureau` (a column), at unit index `index`, before any data.
     pub fn bureau(index: u32, bureau: &crate::geo::PointUnit) -> Self {
         UnitView {
-            id: bureau.id.clone(),
+            id: SmolStr::new(&bureau.id),
             name: bureau.name.clone(),
             area_m2: 0.0,
             label_xz: world_from_map(bureau.xy, 0.0).xz(),
@@ -153,6 +161,7 @@ impl UnitView {
             point: true,
             index,
             pulse: Pulse::default(),
+            state_slot: index as usize,
         }
     }
 }
@@ -575,7 +584,8 @@ fn retarget_units(picture: Res<Picture>, mut seen: Local<u64>, mut units: Query<
     }
     *seen = picture.generation;
     for mut unit in &mut units {
-        let target = picture.state.score(&unit.id).map(|s| s.total);
+        let unit = &mut *unit;
+        let target = picture.state.score_hinted(&unit.id, &mut unit.state_slot).map(|s| s.total);
         unit.transition.retarget(target);
     }
 }
