@@ -313,7 +313,8 @@ impl RiskState {
     }
 
     /// The newest score of `id`, looked for first at position `*hint` of [`RiskState::units`]
-    /// and by id only when another unit is there; `*hint` is then set to where `id` is. A
+    /// and by id when another unit is there or `*hint` is past the end; when `id` is found,
+    /// `*hint` is set to where it is (a unit the state does not know leaves it as it was). A
     /// caller walking the same units on every update (the map's units, each keeping its hint)
     /// so reads them in order without a lookup: at 10,000 units a lookup by id misses the
     /// caches, an in-order read does not. A stale hint (another state, a state rebuilt) only
@@ -363,19 +364,23 @@ impl RiskState {
 
 /// The units of a [`RiskState`] in dense storage: one slot per unit in the order first seen,
 /// and an index from id to slot. A live feed sends its units in the same order on every update
-/// (the backend's order), so the slot after the one last touched is nearly always the next
-/// unit's: [`Units::slot_or_insert`] checks it before hashing, and a full rescore walks the
-/// slots in memory order. Units are never removed (a cleared unit keeps its slot), so slots
-/// never move.
+/// (the backend's order, which need not be the order they were first seen in: a snapshot may
+/// list them by id), so each slot remembers which slot was asked for right after it last time,
+/// and [`Units::slot_or_insert`] checks that one before hashing: after one update in a feed's
+/// order, every unit of the next is found without a lookup, and when that order is the slots'
+/// own a full rescore walks them in memory order. Units are never removed (a cleared unit
+/// keeps its slot), so slots never move.
 #[derive(Clone, Debug, Default)]
 struct Units {
     /// Unit id → slot; hashed (foldhash). Ids up to 23 bytes (every id we have seen) sit
     /// inline, so the table is 32 B a unit and a lookup reads no other memory.
     index: HashMap<SmolStr, u32, foldhash::fast::RandomState>,
     slots: Vec<Slot>,
-    /// The slot after the one last found or inserted: where the next unit of a feed's update
-    /// is expected.
-    next: usize,
+    /// By slot: the slot asked for right after it last time (at first, the next slot): where
+    /// the next unit of a feed's update is expected.
+    after: Vec<u32>,
+    /// The slot last found or inserted.
+    last: Option<u32>,
 }
 
 /// One unit's slot: its id beside its state, so that checking the guessed slot reads the
@@ -399,9 +404,11 @@ impl Units {
         self.index.get(id).map(|&slot| &self.slots[slot as usize].state)
     }
 
-    /// The slot of `id`, added (with no data) when first seen; expected at [`Units::next`].
+    /// The slot of `id`, added (with no data) when first seen; expected where the last slot
+    /// asked for was followed last time ([`Units::after`]).
     fn slot_or_insert(&mut self, id: &str) -> usize {
-        let slot = match self.find(id, self.next) {
+        let guess = self.last.map_or(0, |l| self.after[l as usize] as usize);
+        let slot = match self.find(id, guess) {
             Some(slot) => slot,
             None => {
                 // More than u32::MAX units would not fit in memory first (a slot is ~80 B).
@@ -409,10 +416,14 @@ impl Units {
                 let id = SmolStr::new(id);
                 self.index.insert(id.clone(), slot as u32);
                 self.slots.push(Slot { id, state: UnitState::default() });
+                self.after.push(slot as u32 + 1);
                 slot
             }
         };
-        self.next = slot + 1;
+        if let Some(l) = self.last {
+            self.after[l as usize] = slot as u32;
+        }
+        self.last = Some(slot as u32);
         slot
     }
 }
@@ -632,6 +643,10 @@ mod tests {
             assert!(a.offer_score(id, later, score(v)));
         }
         assert_eq!([a.score("x"), a.score("y"), a.score("z")].map(|s| s.unwrap().total), [44.0, 55.0, 66.0]);
+        // The order of that update is learned: after y comes x, after x comes z (slots 1, 0, 2),
+        // and after the update's last unit, the first of the next.
+        assert_eq!(a.units.after, [2, 0, 1]);
+        assert_eq!(a.units.find("x", a.units.after[1] as usize), Some(0));
         assert_ne!(a, b);
         for (mut hint, id, want) in [(2, "x", 44.0), (0, "z", 66.0), (99, "y", 55.0), (1, "y", 55.0)] {
             assert_eq!(a.score_hinted(id, &mut hint).unwrap().total, want);
