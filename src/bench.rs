@@ -13,7 +13,8 @@
 //! Then the cost of one score update when 1, 100 and all units change, in µs (median of many
 //! repetitions), the way the app spends it: `apply_score` on a [`RiskState`] whose units hold a
 //! full day of history, then, as `app::scene` does on every new picture, each unit reads its
-//! score (where it found it last, `RiskState::score_hinted`) and retargets its [`Transition`], and every transition steps once (one frame).
+//! score (where it found it last, `RiskState::score_hinted`) and retargets its [`Transition`],
+//! and every transition steps once (one frame).
 //! Last, the cost of cloning that whole state: a measure of its size (demo mode once cloned it
 //! per update; it now shares it with the replay).
 //!

@@ -115,8 +115,7 @@ impl RiskState {
         if score.validate().is_err() {
             return false;
         }
-        let slot = self.units.slot_or_insert(unit);
-        let applied = Self::put_score(&mut self.units.slots[slot].state, at, score);
+        let applied = Self::put_score(self.units.state_or_insert(unit), at, score);
         if applied {
             self.touch(at);
         }
@@ -176,8 +175,7 @@ impl RiskState {
     /// the caller checked is not older than the shown one ([`RiskState::newer_than`]); an
     /// update at the same time as the shown one replaces it, so its history entry is taken off.
     fn update_slot(&mut self, unit: &str, at: DateTime<FixedOffset>) -> &mut UnitState {
-        let slot = self.units.slot_or_insert(unit);
-        let state = &mut self.units.slots[slot].state;
+        let state = self.units.state_or_insert(unit);
         if state.history.back_s().is_some_and(|(t_s, _)| t_s == at.timestamp()) {
             state.history.pop_back();
         }
@@ -366,7 +364,7 @@ impl RiskState {
 /// and an index from id to slot. A live feed sends its units in the same order on every update
 /// (the backend's order, which need not be the order they were first seen in: a snapshot may
 /// list them by id), so each slot remembers which slot was asked for right after it last time,
-/// and [`Units::slot_or_insert`] checks that one before hashing: after one update in a feed's
+/// and [`Units::state_or_insert`] checks that one before hashing: after one update in a feed's
 /// order, every unit of the next is found without a lookup, and when that order is the slots'
 /// own a full rescore walks them in memory order. Units are never removed (a cleared unit
 /// keeps its slot), so slots never move.
@@ -404,9 +402,9 @@ impl Units {
         self.index.get(id).map(|&slot| &self.slots[slot as usize].state)
     }
 
-    /// The slot of `id`, added (with no data) when first seen; expected where the last slot
-    /// asked for was followed last time ([`Units::after`]).
-    fn slot_or_insert(&mut self, id: &str) -> usize {
+    /// The state of `id`, added (with no data) when first seen; its slot is expected where the
+    /// last slot asked for was followed last time ([`Units::after`]).
+    fn state_or_insert(&mut self, id: &str) -> &mut UnitState {
         let guess = self.last.map_or(0, |l| self.after[l as usize] as usize);
         let slot = match self.find(id, guess) {
             Some(slot) => slot,
@@ -424,7 +422,7 @@ impl Units {
             self.after[l as usize] = slot as u32;
         }
         self.last = Some(slot as u32);
-        slot
+        &mut self.slots[slot].state
     }
 }
 
@@ -655,8 +653,7 @@ mod tests {
         let mut hint = 0;
         assert_eq!(a.score_hinted("w", &mut hint), None);
         assert_eq!(hint, 0);
-        // A unit with the same id as one in slot order, first seen in the middle of a feed's
-        // run, is added once.
+        // A unit first seen in the middle of a feed's run is added once and found after.
         assert!(a.offer_score("w", later, score(1.0)));
         assert!(a.offer_score("w", t("2026-11-29T08:10:00+08:00"), score(2.0)));
         assert_eq!(a.units().count(), 4);
