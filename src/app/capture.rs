@@ -1,13 +1,11 @@
 //! `--screenshot FILE.png [--frames N]`: wait until the picture is complete (every render
-//! pipeline compiled, the map's units spawned, every glyph on screen in egui's font atlas),
-//! holding a demo's data clock still meanwhile; then render N more frames, save the whole
+//! pipeline compiled, the map's units spawned, every glyph on screen in egui's font atlas:
+//! [`super::reveal::FirstPicture`]), holding a demo's data clock still meanwhile; then render N more frames, save the whole
 //! window (egui included) as PNG, write a JSON sidecar describing where each unit's label
 //! point, label and panel landed, and exit 0. A picture that cannot complete within
 //! [`CAPTURE_TIMEOUT_S`] exits with an error instead of saving half a picture.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
@@ -16,8 +14,8 @@ use serde::Serialize;
 
 use super::demo::DemoFeed;
 use super::drawn::{DrawnRects, PANELS, visible_panel};
-use super::map::MapResource;
 use super::picture::Settings;
+use super::reveal::FirstPicture;
 use super::scene::{BureauClusters, BureauDisplay, CLUSTER_SIDE_M, UnitView};
 use super::schedule::AppSystems;
 use super::selection::Selection;
@@ -111,24 +109,6 @@ pub struct ClusterPill {
 /// seconds after the process started: a renderer that cannot compile its pipelines, say.
 pub const CAPTURE_TIMEOUT_S: f64 = 180.0;
 
-/// Frames in a row with no render pipeline waiting to compile before the picture counts as
-/// drawn (a pipeline is queued the frame after its mesh is prepared, so one quiet frame is
-/// not proof).
-const PIPELINES_QUIET_FRAMES: u32 = 3;
-
-/// Frames in a row with no change to egui's font atlas before every string on screen counts
-/// as rasterised.
-const FONTS_QUIET_FRAMES: u32 = 2;
-
-/// Frames in a row, counted in the render world, in which no render pipeline was waiting to
-/// be compiled and at least one existed.
-#[derive(Resource, Clone, Default)]
-struct PipelinesQuiet(Arc<AtomicU32>);
-
-/// Frames in a row in which egui's font atlas did not change.
-#[derive(Resource, Default)]
-struct FontsQuiet(u32);
-
 /// Where one unit's label point (on its top cap) landed.
 #[derive(Clone, Debug, Serialize)]
 pub struct UnitSample {
@@ -164,39 +144,7 @@ pub(super) fn plugin(plan: CapturePlan) -> impl Fn(&mut App) {
         if plan.glyph_probe {
             app.insert_resource(GlyphProbe);
         }
-        let quiet = PipelinesQuiet::default();
-        if let Some(render) = app.get_sub_app_mut(bevy::render::RenderApp) {
-            render.insert_resource(quiet.clone()).add_systems(bevy::render::Render, count_quiet_pipelines.in_set(bevy::render::RenderSystems::Cleanup));
-        }
-        app.insert_resource(plan.clone())
-            .insert_resource(quiet)
-            .init_resource::<FontsQuiet>()
-            .init_resource::<DrawnRects>()
-            .add_systems(
-                PostUpdate,
-                count_quiet_fonts.after(bevy_egui::EguiPostUpdateSet::ProcessOutput).before(bevy_egui::EguiPostUpdateSet::PostProcessOutput),
-            )
-            .add_systems(Last, count_and_capture.in_set(AppSystems::Diagnostics));
-    }
-}
-
-/// Render world: counts frames in a row with pipelines and none waiting (queued or compiling).
-fn count_quiet_pipelines(cache: Res<bevy::render::render_resource::PipelineCache>, quiet: Res<PipelinesQuiet>) {
-    let settled = cache.waiting_pipelines().next().is_none() && cache.pipelines().next().is_some();
-    if settled {
-        quiet.0.fetch_add(1, Ordering::Relaxed);
-    } else {
-        quiet.0.store(0, Ordering::Relaxed);
-    }
-}
-
-/// Counts frames in a row in which egui added or freed no texture (its font atlas grows when a
-/// string shows a glyph for the first time). Runs before bevy_egui drains the delta.
-fn count_quiet_fonts(outputs: Query<&bevy_egui::EguiRenderOutput>, mut quiet: ResMut<FontsQuiet>) {
-    if outputs.iter().all(|o| o.textures_delta.is_empty()) {
-        quiet.0 += 1;
-    } else {
-        quiet.0 = 0;
+        app.insert_resource(plan.clone()).init_resource::<DrawnRects>().add_systems(Last, count_and_capture.in_set(AppSystems::Diagnostics));
     }
 }
 
@@ -225,7 +173,6 @@ struct Views<'w, 's> {
     drawn: Res<'w, DrawnRects>,
     clusters: Option<Res<'w, BureauClusters>>,
     display: Option<Res<'w, BureauDisplay>>,
-    map: Res<'w, MapResource>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -233,27 +180,24 @@ fn count_and_capture(
     mut commands: Commands,
     plan: Res<CapturePlan>,
     mut progress: Local<Progress>,
-    pipelines: Res<PipelinesQuiet>,
-    fonts: Res<FontsQuiet>,
+    first: Res<FirstPicture>,
     mut demo: Option<ResMut<DemoFeed>>,
     mut exit: MessageWriter<AppExit>,
     views: Views,
     mut contexts: bevy_egui::EguiContexts,
 ) {
-    let Views { window, cameras, units, settings, selection, badges, drawn, clusters, display, map } = views;
+    let Views { window, cameras, units, settings, selection, badges, drawn, clusters, display } = views;
     if progress.taken {
         return;
     }
     progress.frame += 1;
     let since_start = super::picture::START.get().map_or(0.0, |t| t.elapsed().as_secs_f64());
     if progress.complete.is_none() {
-        // Every map unit spawned (its view exists), every pipeline compiled, every glyph in the
-        // atlas: the picture is complete. Until then a demo's data clock stands still.
-        let spawned = units.iter().filter(|u| !u.point).count() >= map.data.units.len();
-        let quiet = pipelines.0.load(Ordering::Relaxed);
-        if spawned && quiet >= PIPELINES_QUIET_FRAMES && fonts.0 >= FONTS_QUIET_FRAMES {
-            progress.complete = Some((progress.frame, since_start));
-            info!("capture: the picture is complete after {} frames ({since_start:.2} s from start)", progress.frame);
+        // The picture is complete (see `reveal`): every map unit spawned, every pipeline
+        // compiled, every glyph in the atlas. Until then a demo's data clock stands still.
+        if let Some((frame, s)) = first.complete {
+            progress.complete = Some((progress.frame, s));
+            info!("capture: the picture is complete after {frame} frames ({s:.2} s from start)");
             if let (Some(d), Some(paused)) = (demo.as_mut(), progress.held.take()) {
                 d.paused = paused;
             }
@@ -266,8 +210,7 @@ fn count_and_capture(
             }
             if since_start > CAPTURE_TIMEOUT_S {
                 error!(
-                    "capture: the picture did not complete within {CAPTURE_TIMEOUT_S} s (units spawned: {spawned}, frames without a pipeline compiling: {quiet}, frames without a font atlas change: {}); no screenshot saved",
-                    fonts.0
+                    "capture: the picture did not complete within {CAPTURE_TIMEOUT_S} s (the `picture:` warning above says what was missing); no screenshot saved"
                 );
                 progress.taken = true;
                 exit.write(AppExit::error());

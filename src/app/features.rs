@@ -3,7 +3,9 @@
 
 use bevy::prelude::*;
 
-use super::{alerts, camera, derive, flight, i18n, incidents, input, kiosk, labels, map, panels, redraw, scene, schedule, selection, tour, ui, unit_material};
+use super::{
+    alerts, camera, derive, flight, i18n, incidents, input, kiosk, labels, map, panels, redraw, reveal, scene, schedule, selection, tour, ui, unit_material,
+};
 
 /// The headless features: the schedule, redraw (reactive or not), selection (starting with
 /// `select`), derived panel data, unit easing, camera easing, input, tour, flight, alert
@@ -13,8 +15,8 @@ pub(crate) fn core_plugins(app: &mut App, reactive: bool, select: Option<String>
         .add_plugins((input::plugin, tour::plugin, flight::plugin, alerts::plugin, incidents::plugin, kiosk::plugin, i18n::plugin));
 }
 
-/// What draws: the unit material, the map's meshes, the camera, the ring assets, and the
-/// egui overlay (with the CJK font when `cjk_font`).
+/// What draws: the unit material, the map's meshes, the camera, the ring assets, the egui
+/// overlay (with the CJK font when `cjk_font`), and the first picture's reveal.
 pub(crate) fn view_plugins(app: &mut App, cjk_font: bool) {
     app.add_plugins((
         unit_material::plugin,
@@ -25,5 +27,6 @@ pub(crate) fn view_plugins(app: &mut App, cjk_font: bool) {
         ui::plugin(cjk_font),
         labels::plugin,
         panels::plugin,
+        reveal::plugin,
     ));
 }

@@ -34,6 +34,7 @@
 //! | [`watchdog`] | systemd readiness and watchdog pings |
 //! | [`measure`] | frame stats, churn, soak, exit timer |
 //! | [`drawn`] | rectangles the views drew, for the capture's sidecar |
+//! | [`reveal`] | the first picture, held back until complete and then shown whole |
 //! | [`capture`] | `--screenshot`: waits for a complete picture, saves it and its sidecar |
 
 pub mod alerts;
@@ -58,6 +59,7 @@ mod panels;
 pub mod picture;
 pub mod redraw;
 pub mod remote_detail;
+pub mod reveal;
 pub mod scene;
 pub mod schedule;
 pub mod selection;
@@ -258,7 +260,12 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     // must exit with a clear error instead (its service manager restarts it).
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let mut app = App::new();
-        app.add_plugins(DefaultPlugins.set(window)).add_plugins((EguiPlugin::default(), PanOrbitCameraPlugin)).add_plugins(wall);
+        // Pipelines are compiled in the frame that first needs them, not on a background task
+        // over the next frames: the frame that reveals the first picture (see `reveal`) then
+        // has Bevy's blit and egui's pass in it, and a pipeline needed later (the first alert
+        // ring) costs that one frame its compile time instead of leaving the ring out of a few.
+        let render = bevy::render::RenderPlugin { synchronous_pipeline_compilation: true, ..default() };
+        app.add_plugins(DefaultPlugins.set(window).set(render)).add_plugins((EguiPlugin::default(), PanOrbitCameraPlugin)).add_plugins(wall);
         app.insert_resource(bevy::render::error_handler::RenderErrorHandler(on_render_error));
         app
     }));

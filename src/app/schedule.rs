@@ -32,6 +32,9 @@ pub enum AppSystems {
     UiSetup,
     /// `EguiPrimaryContextPass`: every panel, label and overlay, drawn from the derived data.
     Ui,
+    /// `Last`, first: whether this frame is shown at all: the first picture is held back until
+    /// it is complete (see [`super::reveal`]).
+    Reveal,
     /// `Last`: the reactive redraw decides whether and when the next frame comes.
     Redraw,
     /// `Last`, after the redraw: measurement and capture (frame stats, soak, screenshot,
@@ -44,5 +47,5 @@ pub(super) fn plugin(app: &mut App) {
     use AppSystems::*;
     app.configure_sets(Update, (Feed, Input, Direct, Select, Derive, Animate).chain())
         .configure_sets(EguiPrimaryContextPass, (UiSetup, Ui).chain())
-        .configure_sets(Last, (Redraw, Diagnostics).chain());
+        .configure_sets(Last, (Reveal, Redraw, Diagnostics).chain());
 }
