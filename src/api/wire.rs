@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use smol_str::SmolStr;
 
 use crate::model::Level;
 
@@ -37,7 +38,7 @@ pub struct ScoreWire {
     /// Whether it was a JSON object.
     pub shape_ok: bool,
     /// The unit id, when it was a non-empty string or an integer (`canonical_id`'s rule).
-    pub unit: Option<String>,
+    pub unit: Option<SmolStr>,
     /// `total`, `threat`, `asset`, `compliance`.
     pub fields: [Field; 4],
     /// `level`: absent or `null` is `Ok(None)`; a name that is not a level is `Err`.
@@ -136,7 +137,7 @@ impl<'de> Deserialize<'de> for Field {
 
 /// A unit id: a non-empty string (trimmed) or an integer, as `geo::load::canonical_id` reads
 /// one from a `Value`; anything else is `None`.
-struct UnitId(Option<String>);
+struct UnitId(Option<SmolStr>);
 
 impl<'de> Deserialize<'de> for UnitId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -148,16 +149,16 @@ impl<'de> Deserialize<'de> for UnitId {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<UnitId, E> {
                 let v = v.trim();
-                Ok(UnitId((!v.is_empty()).then(|| v.to_owned())))
+                Ok(UnitId((!v.is_empty()).then(|| SmolStr::new(v))))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<UnitId, E> {
-                Ok(UnitId(Some(v.to_string())))
+                Ok(UnitId(Some(smol_str::format_smolstr!("{v}"))))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<UnitId, E> {
-                Ok(UnitId(Some(v.to_string())))
+                Ok(UnitId(Some(smol_str::format_smolstr!("{v}"))))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<UnitId, E> {
-                Ok(UnitId((v.fract() == 0.0 && v.abs() < 1e15).then(|| format!("{v:.0}"))))
+                Ok(UnitId((v.fract() == 0.0 && v.abs() < 1e15).then(|| smol_str::format_smolstr!("{v:.0}"))))
             }
             fn visit_unit<E: de::Error>(self) -> Result<UnitId, E> {
                 Ok(UnitId(None))

@@ -20,7 +20,7 @@ pub struct Recorder<W: Write> {
 }
 
 fn entries(scores: &[ScoreItem]) -> Vec<ScoreEntry> {
-    scores.iter().map(|s| ScoreEntry { unit: s.unit.clone(), total: s.total, threat: s.threat, asset: s.asset, compliance: s.compliance }).collect()
+    scores.iter().map(|s| ScoreEntry { unit: s.unit.to_string(), total: s.total, threat: s.threat, asset: s.asset, compliance: s.compliance }).collect()
 }
 
 fn alert_record(a: &Alert) -> Record {
