@@ -116,7 +116,8 @@ fn decide(
     mut cameras: Query<&mut Camera, With<Camera3d>>,
     mut redraw: ResMut<Redraw>,
 ) {
-    if first.shown {
+    // After a forced reveal the check goes on, so a capture still learns when it completes.
+    if first.complete.is_some() {
         return;
     }
     first.frames += 1;
@@ -127,6 +128,8 @@ fn decide(
         first.complete = Some((first.frames, since_start));
         first.shown = true;
         info!("picture: complete and shown after {} frames ({since_start:.2} s from start)", first.frames);
+    } else if first.shown {
+        return;
     } else if since_start > REVEAL_TIMEOUT_S {
         first.shown = true;
         warn!(
@@ -185,7 +188,7 @@ mod tests {
         app.world().resource::<PipelinesQuiet>().0.store(0, Ordering::Relaxed);
         app.update();
         assert!(!skipping(&mut app));
-        assert_eq!(app.world().resource::<FirstPicture>().frames, 3, "no counting once shown");
+        assert_eq!(app.world().resource::<FirstPicture>().frames, 3, "no counting once complete");
     }
 
     #[test]
