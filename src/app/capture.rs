@@ -1,8 +1,8 @@
 //! `--screenshot FILE.png [--frames N]`: wait until the picture is complete (every render
 //! pipeline compiled, the map's units spawned, every glyph on screen in egui's font atlas:
-//! [`super::reveal::FirstPicture`]), holding a demo's data clock still meanwhile; then render N more frames, save the whole
-//! window (egui included) as PNG, write a JSON sidecar describing where each unit's label
-//! point, label and panel landed, and exit 0. A picture that cannot complete within
+//! [`super::reveal::FirstPicture`]), holding a demo's data clock still meanwhile; then render
+//! N more frames, save the whole window (egui included) as PNG, write a JSON sidecar
+//! describing where each unit's label point, label and panel landed, and exit 0. A picture that cannot complete within
 //! [`CAPTURE_TIMEOUT_S`] exits with an error instead of saving half a picture.
 
 use std::path::PathBuf;

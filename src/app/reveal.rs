@@ -47,7 +47,7 @@ pub const REVEAL_TIMEOUT_S: f64 = 30.0;
 /// Where the first picture stands (main world).
 #[derive(Resource, Debug, Default, Clone, PartialEq)]
 pub struct FirstPicture {
-    /// Frames run so far (counted in `Last`, one a frame).
+    /// Frames run so far (counted in `Last`, one a frame), until the picture is complete.
     pub frames: u32,
     /// The frame on which the picture was complete and the seconds from the process's start
     /// then; `None` while it is not.
