@@ -4,7 +4,8 @@
 use bevy::prelude::*;
 
 use super::{
-    alerts, camera, derive, flight, i18n, incidents, input, kiosk, labels, map, panels, redraw, reveal, scene, schedule, selection, tour, ui, unit_material,
+    alerts, camera, derive, flight, i18n, incidents, input, kiosk, labels, map, panels, present, redraw, reveal, scene, schedule, selection, tour, ui,
+    unit_material,
 };
 
 /// The headless features: the schedule, redraw (reactive or not), selection (starting with
@@ -16,7 +17,7 @@ pub(crate) fn core_plugins(app: &mut App, reactive: bool, select: Option<String>
 }
 
 /// What draws: the unit material, the map's meshes, the camera, the ring assets, the egui
-/// overlay (with the CJK font when `cjk_font`), and the first picture's reveal.
+/// overlay (with the CJK font when `cjk_font`), the first picture's reveal, and the copy of the picture to the window.
 pub(crate) fn view_plugins(app: &mut App, cjk_font: bool) {
     app.add_plugins((
         unit_material::plugin,
@@ -28,5 +29,6 @@ pub(crate) fn view_plugins(app: &mut App, cjk_font: bool) {
         labels::plugin,
         panels::plugin,
         reveal::plugin,
+        present::plugin,
     ));
 }

@@ -57,6 +57,7 @@ pub mod map;
 pub mod measure;
 mod panels;
 pub mod picture;
+mod present;
 pub mod redraw;
 pub mod remote_detail;
 pub mod reveal;
