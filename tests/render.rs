@@ -575,6 +575,7 @@ fn read_xwd(bytes: &[u8]) -> image::RgbImage {
     let (header, width, height, byte_order, bpp, line) = (field(0), field(4), field(5), field(7), field(11), field(12));
     let (masks, ncolors) = ([field(14), field(15), field(16)], field(19));
     assert_eq!(bpp, 32, "a 32-bit pixmap (xvfb-run -s \"-screen 0 WxHx24\")");
+    assert!(masks.iter().all(|m| m.count_ones() == 8 && (m >> m.trailing_zeros()) == 0xff), "8-bit channel masks, not {masks:x?}");
     let start = header as usize + ncolors as usize * 12;
     image::RgbImage::from_fn(width, height, |x, y| {
         let at = start + y as usize * line as usize + x as usize * 4;
@@ -614,11 +615,15 @@ fn the_picture_copied_to_the_window_shows_every_unit_in_its_colour() {
     }
     // A few more frames after the first copied one.
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let dump = Command::new("xwd").args(["-root", "-silent"]).output().expect("run xwd (x11-apps)");
+    let dump = Command::new("xwd").args(["-root", "-silent"]).output();
     let _ = wall.kill();
     let _ = wall.wait();
+    let dump = dump.expect("run xwd (x11-apps)");
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(copies, "the wall did not say it copies its picture to the window; its log:\n{log}");
+    // And it still did when the screen was dumped (a later blit would show the blit's picture).
+    let last = log.lines().rfind(|l| l.contains("present: ")).unwrap_or_default();
+    assert!(last.contains("present: the picture is copied to the window"), "the wall's last word on presenting: {last}");
     assert!(dump.status.success(), "xwd failed: {}", String::from_utf8_lossy(&dump.stderr));
     let screen = read_xwd(&dump.stdout);
     let png = dir.join("render-window-copied.png");

@@ -9,7 +9,8 @@
 //! Bevy 0.19 allows neither, so `vendor/` holds Bevy's `bevy_render` and `bevy_egui` 0.42 with
 //! three small changes (`vendor/README.md`): the window's surface also allows copies into it
 //! (`COPY_DST`, where the surface offers it), a window's main texture keeps the swapchain's
-//! `Bgra8UnormSrgb` (Bevy made it `Rgba8UnormSrgb` and swapped the channels in the blit), and
+//! `Bgra8UnormSrgb` (Bevy made it `Rgba8UnormSrgb`, the blit reading one order and writing the
+//! other), and
 //! egui's pipeline is made for the main texture's format. Wherever the copy does not apply —
 //! a surface without `COPY_DST`, a screenshot's capture texture, a viewport, a second camera
 //! blended over the first, a size or format that differs — Bevy's own blit runs as before,
@@ -19,6 +20,7 @@ use bevy::camera::{CameraOutputMode, CompositingSpace, NormalizedRenderTarget};
 use bevy::core_pipeline::Core3d;
 use bevy::core_pipeline::Core3dSystems;
 use bevy::core_pipeline::upscaling::upscaling;
+use bevy::ecs::entity::EntityHashMap;
 use bevy::ecs::schedule::ScheduleCleanupPolicy;
 use bevy::prelude::*;
 use bevy::render::RenderApp;
@@ -33,7 +35,9 @@ pub(super) fn plugin(app: &mut App) {
         return;
     };
     // Bevy's blit stays in its set (egui's pass is ordered before that set), but runs only
-    // for views the copy does not serve.
+    // for views the copy does not serve. Removing a system initialises the render world's
+    // Core3d schedule here, while plugins are still being built; Bevy 0.19's Core3d systems
+    // allow that (checked by every render check), a later Bevy may not.
     match render.remove_systems_in_set(Core3d, upscaling, ScheduleCleanupPolicy::RemoveSystemsOnly) {
         Ok(_) => {
             render.add_systems(
@@ -52,9 +56,13 @@ pub(super) fn plugin(app: &mut App) {
 /// the output (not held back), replaces it (the first camera on its target, no blend), covers
 /// it whole (no viewport), needs no colour conversion, and the output texture takes copies and
 /// has the main texture's size and format (ignoring sRGB-ness, which a copy keeps byte for
-/// byte). Says in the log which path the window takes, once and again when it changes.
-fn copies_to_window(current: Option<Res<CurrentView>>, views: Query<(&ViewTarget, &ExtractedCamera)>, mut said: Local<Option<&'static str>>) -> bool {
-    let Some((target, camera)) = current.and_then(|c| views.get(c.0).ok()) else {
+/// byte). Says in the log which path each view takes, once and again when it changes (a view's
+/// entry stays while the wall runs: one per camera).
+fn copies_to_window(current: Option<Res<CurrentView>>, views: Query<(&ViewTarget, &ExtractedCamera)>, mut said: Local<EntityHashMap<&'static str>>) -> bool {
+    let Some(view) = current.map(|c| c.0) else {
+        return false;
+    };
+    let Ok((target, camera)) = views.get(view) else {
         return false;
     };
     if let CameraOutputMode::Skip = camera.output_mode {
@@ -62,9 +70,9 @@ fn copies_to_window(current: Option<Res<CurrentView>>, views: Query<(&ViewTarget
     }
     let why_not = blit_needed(target, camera);
     let now = why_not.unwrap_or("the picture is copied to the window, no blit");
-    if *said != Some(now) {
+    if said.get(&view) != Some(&now) {
         info!("present: {now}");
-        *said = Some(now);
+        said.insert(view, now);
     }
     why_not.is_none()
 }
