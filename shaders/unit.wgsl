@@ -34,10 +34,15 @@ struct Vertex {
 
 struct VertexOutput {
     @builtin(position) clip_position: vec4<f32>,
-    @location(0) @interpolate(flat) unit: u32,
+    // The unit's colour before shading (the border's final colour in the border pass): looked
+    // up here, once per vertex, so the fragment shader reads no buffer. Every vertex of a
+    // triangle belongs to one unit, so flat interpolation loses nothing.
+    @location(0) @interpolate(flat) base: vec3<f32>,
     @location(1) shade: f32,
     // 0 at the foot of a wall, 1 at its top edge
     @location(2) up: f32,
+    // x: alert pulse 0–1, y: selected 0/1
+    @location(3) @interpolate(flat) marks: vec2<f32>,
 };
 
 @vertex
@@ -55,35 +60,41 @@ fn vertex(v: Vertex) -> VertexOutput {
     if u.x < 0.0 {
         out.clip_position = vec4<f32>(2.0, 2.0, 2.0, 1.0);
     }
-    out.unit = v.unit;
+    let pulse = clamp(u.z, 0.0, 1.0);
+    let selected = u.w;
+    if params.mode.y > 0.5 {
+        // Borders: light, turning white while the unit pulses or is selected.
+        out.base = mix(params.border.rgb, vec3<f32>(1.0, 1.0, 1.0), max(pulse, selected));
+    } else if u.y < 0.0 {
+        out.base = params.no_data.rgb;
+    } else {
+        let stale_offset = select(0u, 101u, params.mode.x > 0.5);
+        out.base = ramp[u32(floor(clamp(u.y, 0.0, 100.0))) + stale_offset].rgb;
+    }
+    out.marks = vec2<f32>(pulse, selected);
     out.shade = v.shade;
     out.up = v.position.y;
     return out;
 }
 
+// Per fragment only arithmetic on the interpolated values: on a CPU rasteriser (lavapipe) a
+// buffer read per fragment is a gather per lane, and this pass shades most of the screen.
 @fragment
 fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
-    let u = units[in.unit];
-    let pulse = clamp(u.z, 0.0, 1.0);
-    let selected = u.w;
     if params.mode.y > 0.5 {
-        // Borders: light, turning white while the unit pulses or is selected.
-        let c = mix(params.border.rgb, vec3<f32>(1.0, 1.0, 1.0), max(pulse, selected));
-        return vec4<f32>(c, 1.0);
+        return vec4<f32>(in.base, 1.0);
     }
-    var base: vec3<f32>;
-    if u.y < 0.0 {
-        base = params.no_data.rgb;
-    } else {
-        let stale_offset = select(0u, 101u, params.mode.x > 0.5);
-        base = ramp[u32(floor(clamp(u.y, 0.0, 100.0))) + stale_offset].rgb;
-    }
-    var c = base * in.shade;
+    let pulse = in.marks.x;
+    let selected = in.marks.y;
+    var c = in.base * in.shade;
     // Walls (shade < 1) glow towards their top edge: a rim in the unit's own colour plus the
     // accent, stronger on the selected unit. Top caps (shade 1) keep the exact ramp colour.
     if in.shade < 0.999 {
-        let rim = pow(clamp(in.up, 0.0, 1.0), 6.0) * (params.glow.w + 0.5 * selected);
-        c = c + rim * (0.6 * base + 0.4 * params.glow.rgb);
+        // up^6, multiplied out (pow is exp2(log2) per lane on a CPU rasteriser)
+        let t = clamp(in.up, 0.0, 1.0);
+        let t2 = t * t;
+        let rim = t2 * t2 * t2 * (params.glow.w + 0.5 * selected);
+        c = c + rim * (0.6 * in.base + 0.4 * params.glow.rgb);
     } else {
         c = mix(c, vec3<f32>(1.0, 1.0, 1.0), 0.18 * selected);
     }

@@ -19,6 +19,7 @@ use super::incidents::{Acknowledge, OpenCritical};
 use super::map::MapResource;
 use super::picture::{Picture, Settings};
 use super::redraw::Redraw;
+use super::ring_material::RingMaterial;
 use super::scene::{UnitView, view_height};
 use super::schedule::AppSystems;
 use super::selection::{Select, Selection};
@@ -53,7 +54,7 @@ pub struct FxAssets {
     pub ring: Handle<Mesh>,
     /// Ring material by `Severity as usize` (one per [`Severity::ALL`], the unknown one's in
     /// its fallback colour).
-    pub materials: [Handle<StandardMaterial>; 5],
+    pub materials: [Handle<RingMaterial>; 5],
 }
 
 /// What the alert effects know.
@@ -82,11 +83,11 @@ pub struct Ripple {
     pub radius_m: f32,
 }
 
-fn setup_fx_assets(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+fn setup_fx_assets(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<RingMaterial>>) {
     let ring = meshes.add(Annulus::new(0.86, 1.0).mesh().resolution(64).build().rotated_by(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)));
     let colour = |s: Severity| theme::bevy(theme::severity(s)).with_alpha(theme::ripple_alpha(s));
-    let materials =
-        Severity::ALL.map(|s| materials.add(StandardMaterial { base_color: colour(s), unlit: true, alpha_mode: AlphaMode::Add, cull_mode: None, ..default() }));
+    // Additive, drawn in the opaque pass (see `ring_material`).
+    let materials = Severity::ALL.map(|s| materials.add(RingMaterial::additive(colour(s))));
     commands.insert_resource(FxAssets { ring, materials });
 }
 

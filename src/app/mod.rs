@@ -18,6 +18,7 @@
 //! | [`remote_detail`] | live mode's drill-down figures from the backend |
 //! | [`scene`] | unit prisms, bureau columns, borders, context; easing |
 //! | [`unit_material`] | the merged map's shader material |
+//! | [`ring_material`] | the alert ring's additive material, drawn in the opaque pass |
 //! | [`camera`] | the orbit camera, its home view, easing to the selection |
 //! | [`input`] | picking with mouse and touch, `Esc` |
 //! | [`tour`] | the auto-tour |
@@ -61,6 +62,7 @@ mod present;
 pub mod redraw;
 pub mod remote_detail;
 pub mod reveal;
+pub mod ring_material;
 pub mod scene;
 pub mod schedule;
 pub mod selection;
