@@ -31,5 +31,6 @@
 //! Late and out-of-order records are stored but never override newer state: a unit's current
 //! score is its newest by time, an alert's status that of its newest status change. The
 //! details of each field are on [`store::Record`] and its variants.
+mod checkpoint;
 mod fold;
 pub mod store;
