@@ -288,7 +288,7 @@ fn tokens_are_checked_by_scope_and_never_logged() {
         .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains("ingest: 2 records in 1 batches: accepted 2, duplicate 0, rejected 0 (events 2–2)"), "{stdout}");
+    assert!(stdout.contains("ingest: 2 records in 1 batch: accepted 2, duplicate 0, rejected 0 (events 2–2)"), "{stdout}");
     assert!(!stdout.contains(INGEST_TOKEN) && !stderr.contains(INGEST_TOKEN));
     let scores = get(addr, "/api/v1/scores", Some(READ_TOKEN)).json();
     assert_eq!(scores["scores"].as_array().unwrap().len(), 3);
@@ -761,7 +761,7 @@ fn the_ingest_command_retries_reports_refused_lines_and_fails_clearly() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "a refused line fails the command: {stdout}{stderr}");
     assert!(stderr.contains("line 3: unknown unit \"zz\""), "the input's line number: {stderr}");
-    assert!(stdout.contains("ingest: 3 records in 1 batches: accepted 2, duplicate 0, rejected 1 (events 7–8)"), "{stdout}");
+    assert!(stdout.contains("ingest: 3 records in 1 batch: accepted 2, duplicate 0, rejected 1 (events 7–8)"), "{stdout}");
     {
         let log = log.lock().unwrap();
         assert_eq!(log.len(), 2, "the 503 was retried once");

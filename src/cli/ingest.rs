@@ -137,9 +137,10 @@ impl IngestOutcome {
             _ => String::new(),
         };
         let mut s = format!(
-            "ingest: {} records in {} batches: accepted {}, duplicate {}, rejected {}{events}",
+            "ingest: {} records in {} {}: accepted {}, duplicate {}, rejected {}{events}",
             self.records,
             self.batches,
+            if self.batches == 1 { "batch" } else { "batches" },
             self.accepted,
             self.duplicate,
             self.rejected.len()
