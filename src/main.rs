@@ -63,7 +63,8 @@ struct Cli {
     /// per frame, and exit (see README, "Performance").
     #[arg(long)]
     frame_stats: Option<u32>,
-    /// Frames before measuring (pipelines compile in the first ones).
+    /// Frames after the picture is first shown (every unit drawn, pipelines compiled), before
+    /// measuring.
     #[arg(long, default_value_t = 60)]
     warmup: u32,
     /// Also write the frame figures as JSON to this file.
@@ -75,6 +76,10 @@ struct Cli {
     /// Draw no units, context or bureaus (the frame-time baseline).
     #[arg(long)]
     empty_scene: bool,
+    /// Draw the map only: no panels, labels, banner, ticker or timeline (what deck.gl's
+    /// benchmark page draws, for a renderer-to-renderer comparison; README, "Performance").
+    #[arg(long)]
+    map_only: bool,
     /// With --frame-stats: also time each render pass on the GPU (timestamp queries, Bevy's
     /// render diagnostics) and report their means as `passes` in the frame-stats line.
     #[arg(long)]
@@ -484,6 +489,7 @@ fn wall_options(cli: Cli) -> anyhow::Result<RunOptions> {
             soak_sample_s: cli.soak_sample_s,
             exit_after_s: cli.exit_after_s,
             pass_timings: cli.pass_timings,
+            map_only: cli.map_only,
         },
     })
 }

@@ -11,13 +11,13 @@ xvfb-run -a -s "-screen 0 1280x720x24" "$BIN" --window 1280x720 --speed "$SPEED"
 echo "soak CSV: $OUT ($(($(wc -l <"$OUT") - 1)) samples)"
 awk -F, -v warm="$WARMUP_S" -v speed="$SPEED" '
   NR == 1 { next }
-  $1 >= warm && !seen { seen = 1; t0 = $1; r0 = $3; e0 = $4 - $9; m0 = $5; s0 = $6; u0 = $7; b0 = $8 }
+  $1 >= warm && !seen { seen = 1; t0 = $1; r0 = $3; e0 = $4 - $9; m0 = $5; s0 = $6; u0 = $7; b0 = $8; g0 = $12 }
   seen { t1 = $1; r1 = $3; e = $4 - $9; emin = (emin == "" || e < emin) ? e : emin; emax = (e > emax) ? e : emax
-         if ($5 != m0 || $6 != s0 || $7 != u0 || $8 != b0) assets_moved = 1; rmax = ($3 > rmax) ? $3 : rmax; rip = ($9 > rip) ? $9 : rip }
+         if ($5 != m0 || $6 != s0 || $7 != u0 || $8 != b0 || $12 != g0) assets_moved = 1; rmax = ($3 > rmax) ? $3 : rmax; rip = ($9 > rip) ? $9 : rip }
   END {
     days = (t1 - t0) * speed / 86400
     printf "after %d s warm-up: %.0f s = %.2f simulated days\n", warm, t1 - t0, days
     printf "RSS %.1f -> %.1f MiB (max %.1f): %+.2f %% per simulated day, %+.2f %% per hour of running\n", r0 / 1024, r1 / 1024, rmax / 1024, (days > 0 ? 100 * (r1 - r0) / r0 / days : 0), (t1 > t0 ? 100 * (r1 - r0) / r0 * 3600 / (t1 - t0) : 0)
     printf "entities without ripples %d..%d; ripples at most %d\n", emin, emax, rip
-    printf "assets: meshes %d, standard materials %d, unit materials %d, shader buffers %d: %s\n", m0, s0, u0, b0, (assets_moved ? "CHANGED" : "constant")
+    printf "assets: meshes %d, standard materials %d, unit materials %d, ring materials %d, shader buffers %d: %s\n", m0, s0, u0, g0, b0, (assets_moved ? "CHANGED" : "constant")
   }' "$OUT"
