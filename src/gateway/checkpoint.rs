@@ -16,8 +16,9 @@
 //! few dozen pages a batch). A commit that begins when every frame has been copied restarts
 //! the log (and fsyncs its new header), so while commits leave it time to catch up the log
 //! stays about one commit long. Under commits back to back it may not catch up before the
-//! next begins: the log then grows until the writer's own automatic checkpoint, kept as the
-//! bound, copies the little that is left and restarts it. Wake-ups that come while a
+//! next begins: the log then grows until the thread catches up or the writer's own automatic
+//! checkpoint, kept as the bound, copies the little that is left, and a log grown past
+//! [`super::store::WAL_KEEP_BYTES`] is cut back when it restarts. Wake-ups that come while a
 //! checkpoint runs are folded into one.
 
 use std::io::Write as _;

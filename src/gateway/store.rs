@@ -12,8 +12,9 @@
 //!
 //! A [`Store`] owns one connection and is `Send` but not `Sync`: the HTTP layer shares it
 //! behind a mutex. A file store also runs a checkpoint thread with a second connection that
-//! only copies the write-ahead log into the file (see `checkpoint`). Writes ([`Store::ingest`], [`Store::apply_retention`]) each run in one
-//! transaction; reads see a committed state.
+//! only copies the write-ahead log into the file (see `checkpoint`). Writes
+//! ([`Store::ingest`], [`Store::apply_retention`]) each run in one transaction; reads see a
+//! committed state.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
