@@ -49,6 +49,10 @@ pub const MAX_LONG_TEXT_CHARS: usize = 65_536;
 /// Most compliance checks in one detail record.
 pub const MAX_CHECKS: usize = 10_000;
 
+/// Pages after which a commit checkpoints the write-ahead log itself (`PRAGMA
+/// wal_autocheckpoint`): the bound, should the checkpoint thread fall behind (see `checkpoint`).
+const AUTOCHECKPOINT_PAGES: i64 = 16_384;
+
 /// The write-ahead log's length kept on disk when it restarts (`PRAGMA journal_size_limit`),
 /// bytes: a longer log is cut back to this.
 pub const WAL_KEEP_BYTES: i64 = 8 * 1024 * 1024;
@@ -981,7 +985,7 @@ impl Store {
         // took a fifth of the gateway's time. The WAL file is reused after each checkpoint.
         // That checkpoint now runs only as a bound: the checkpoint thread, started below,
         // copies each commit's pages without the writer waiting (see `checkpoint`).
-        conn.pragma_update(None, "wal_autocheckpoint", 16_384).map_err(ctx(loc, "setting wal_autocheckpoint"))?;
+        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES).map_err(ctx(loc, "setting wal_autocheckpoint"))?;
         // A log that grew long while commits came back to back (the checkpoint thread could not
         // catch up between them) is cut back to 8 MiB when it next restarts, instead of staying
         // at its longest on disk.
@@ -994,8 +998,9 @@ impl Store {
         store.unfolded = Unfolded::load(&store.conn).map_err(bad)?;
         store.watermark = fold::watermark(&store.conn).map_err(|e| bad(e.to_string()))?;
         if let Some(path) = path {
-            store.checkpointer =
-                Checkpointer::start(path).inspect_err(|e| eprintln!("store: {e}; commits checkpoint the log themselves every 16,384 pages")).ok();
+            store.checkpointer = Checkpointer::start(path)
+                .inspect_err(|e| eprintln!("store: {e}; commits checkpoint the log themselves every {AUTOCHECKPOINT_PAGES} pages"))
+                .ok();
         }
         Ok(store)
     }
